@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange } from '../origin/types.js';
+
+/** Which tier answered; surfaced in `X-Cache`. */
+export type CacheTier = 'memory' | 'disk' | 's3';
+
+/** What is stored beside every cached body. */
+export interface CacheMeta {
+  contentType: string;
+  /** Body size in bytes. */
+  size: number;
+  /** Strong ETag, quoted (`"abc"`). */
+  etag: string;
+  /** Milliseconds since the epoch the output was produced (or the source's last-modified). */
+  lastModified: number;
+  /** Extra headers to replay (e.g. `Vary`), lower-case names. */
+  headers?: Record<string, string>;
+}
+
+/** A cached output ready to be served. */
+export interface CachedObject {
+  readonly meta: CacheMeta;
+  readonly tier: CacheTier;
+  /** The whole body, when the tier holds it in memory. */
+  readonly body?: Buffer;
+  /** A local file holding the body (disk tier), for zero-copy serving. */
+  readonly path?: string;
+  /** A stream of the body or part of it. */
+  open(range?: ByteRange): Promise<Readable>;
+}
+
+/** A body to store: bytes in memory or a complete local file (moved or copied, never partial). */
+export type CacheBody = { buffer: Buffer } | { file: string };
+
+/**
+ * One cache tier. `put` is all-or-nothing: a reader sees either the whole new entry or none.
+ * Stores never throw for a miss; `get` returns `undefined`.
+ */
+export interface CacheStore {
+  readonly tier: CacheTier;
+  get(key: string): Promise<CachedObject | undefined>;
+  put(key: string, meta: CacheMeta, body: CacheBody): Promise<void>;
+  delete(key: string): Promise<void>;
+}

@@ -1,0 +1,276 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import type { NamedTransformations } from '../url/types.js';
+
+/** Where sources come from, decided by the form of `ORIGIN`. */
+export type OriginConfig =
+  | { kind: 'fs'; root: string }
+  | { kind: 's3'; bucket: string; prefix: string }
+  | { kind: 'http'; baseUrl: string };
+
+/** The whole, validated configuration. Built once at start-up by `loadConfig`. */
+export interface Config {
+  port: number;
+  host: string;
+  origin: OriginConfig;
+  /** Extra origin prefixes HTTP origins may be redirected to (besides `ORIGIN` itself). */
+  originAllowlist: string[];
+  /** Allow HTTP origins on loopback/private addresses (tests and trusted networks only). */
+  allowPrivateOrigins: boolean;
+  originTimeoutMs: number;
+  s3: { endpoint?: string; forcePathStyle: boolean; region: string };
+  cacheDir: string;
+  cacheMaxBytes: number;
+  memoryCacheMaxBytes: number;
+  /** Largest single output the memory tier keeps. */
+  memoryCacheMaxItemBytes: number;
+  resultBucket?: { bucket: string; prefix: string };
+  /** Signing keys; the first signs, all verify (rotation). */
+  signingKeys: string[];
+  requireSignedUrls: boolean;
+  maxSourceBytes: number;
+  maxSourceDuration: number;
+  maxSourcePixels: number;
+  maxSourceStreams: number;
+  maxOutputPixels: number;
+  maxJobs: number;
+  maxQueue: number;
+  jobTimeoutMs: number;
+  ffmpegPath: string;
+  ffprobePath: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  cacheControl: string;
+  namedTransformations: NamedTransformations;
+  /** Segment length for HLS/DASH, seconds. */
+  segmentSeconds: number;
+  playground: boolean;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The bundled fixtures folder, the default origin. Resolved from src/config or dist/config. */
+export const BUNDLED_FIXTURES = path.resolve(here, '..', '..', 'fixtures');
+
+type Env = Record<string, string | undefined>;
+
+/** One variable: its name, default (as the README documents it) and parser. */
+interface Setting<T> {
+  name: string;
+  fallback: string | undefined;
+  parse: (raw: string) => T;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new Error(`expected a whole number from ${min} to ${max}`);
+    const value = Number(raw.trim());
+    if (value < min || value > max) throw new Error(`expected a whole number from ${min} to ${max}`);
+    return value;
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+
+/** `500MB`, `2g`, `1048576` -> bytes. */
+function bytes(raw: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = match ? BYTE_UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) throw new Error('expected a size such as 1048576, 500MB or 2GB');
+  return Math.floor(Number(match[1]) * unit);
+}
+
+/** `30`, `30s`, `2m`, `1h` -> seconds. */
+function seconds(raw: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/i.exec(raw);
+  if (!match) throw new Error('expected a duration in seconds such as 30, 90s, 5m or 1h');
+  const factor = { s: 1, m: 60, h: 3600 }[(match[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'];
+  const value = Number(match[1]) * factor;
+  if (value <= 0) throw new Error('expected a duration greater than 0');
+  return value;
+}
+
+function boolean(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false;
+  throw new Error('expected true or false');
+}
+
+function text(raw: string): string {
+  return raw;
+}
+
+function parseOrigin(raw: string): OriginConfig {
+  const value = raw.trim();
+  if (value.startsWith('s3://')) {
+    const rest = value.slice('s3://'.length);
+    const [bucket, ...prefixParts] = rest.split('/');
+    if (!bucket) throw new Error('expected s3://bucket or s3://bucket/prefix');
+    const prefix = prefixParts.filter(Boolean).join('/');
+    return { kind: 's3', bucket, prefix: prefix ? `${prefix}/` : '' };
+  }
+  if (/^https?:\/\//i.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error('expected a valid http(s) URL');
+    }
+    if (url.username || url.password) throw new Error('credentials in the URL are not allowed');
+    if (url.search || url.hash) throw new Error('expected a base URL without query or fragment');
+    const base = url.toString();
+    return { kind: 'http', baseUrl: base.endsWith('/') ? base : `${base}/` };
+  }
+  if (value.includes('://')) throw new Error('expected s3://bucket/prefix, https://host/base or a folder path');
+  return { kind: 'fs', root: path.resolve(value) };
+}
+
+function parseNamed(raw: string): NamedTransformations {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('expected a JSON object such as {"thumb":"w-300,h-200"}');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object');
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!/^[A-Za-z0-9_.]+$/.test(name)) throw new Error(`name '${name}' must use letters, digits, '_' or '.'`);
+    if (typeof value !== 'string' || value === '') throw new Error(`'${name}' must map to a tr string`);
+    out[name] = value;
+  }
+  return out;
+}
+
+function parseKeys(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
+}
+
+function parseAllowlist(raw: string): string[] {
+  return parseKeys(raw).map((prefix) => {
+    const url = new URL(prefix);
+    if (!/^https?:$/.test(url.protocol)) throw new Error(`'${prefix}' is not an http(s) URL`);
+    const s = url.toString();
+    return s.endsWith('/') ? s : `${s}/`;
+  });
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): T => {
+    const value = raw.trim().toLowerCase() as T;
+    if (!values.includes(value)) throw new Error(`expected one of ${values.join(', ')}`);
+    return value;
+  };
+}
+
+/**
+ * Every environment variable the proxy reads, with its default. The README's table is generated
+ * from the same names; keep them in step.
+ */
+export const SETTINGS = {
+  port: { name: 'PORT', fallback: '8080', parse: integer(0, 65535) },
+  host: { name: 'HOST', fallback: '0.0.0.0', parse: text },
+  origin: { name: 'ORIGIN', fallback: BUNDLED_FIXTURES, parse: parseOrigin },
+  originAllowlist: { name: 'ORIGIN_ALLOWLIST', fallback: '', parse: parseAllowlist },
+  allowPrivateOrigins: { name: 'ALLOW_PRIVATE_ORIGINS', fallback: 'false', parse: boolean },
+  originTimeout: { name: 'ORIGIN_TIMEOUT', fallback: '15', parse: seconds },
+  s3Endpoint: { name: 'S3_ENDPOINT', fallback: undefined, parse: text },
+  s3ForcePathStyle: { name: 'S3_FORCE_PATH_STYLE', fallback: 'false', parse: boolean },
+  awsRegion: { name: 'AWS_REGION', fallback: 'us-east-1', parse: text },
+  cacheDir: { name: 'CACHE_DIR', fallback: path.resolve('.cache'), parse: (raw: string) => path.resolve(raw) },
+  cacheMaxBytes: { name: 'CACHE_MAX_BYTES', fallback: '10GB', parse: bytes },
+  memoryCacheMaxBytes: { name: 'MEMORY_CACHE_MAX_BYTES', fallback: '256MB', parse: bytes },
+  memoryCacheMaxItemBytes: { name: 'MEMORY_CACHE_MAX_ITEM_BYTES', fallback: '8MB', parse: bytes },
+  resultBucket: { name: 'RESULT_BUCKET', fallback: undefined, parse: text },
+  signingKey: { name: 'SIGNING_KEY', fallback: '', parse: parseKeys },
+  requireSignedUrls: { name: 'REQUIRE_SIGNED_URLS', fallback: 'false', parse: boolean },
+  maxSourceBytes: { name: 'MAX_SOURCE_BYTES', fallback: '2GB', parse: bytes },
+  maxSourceDuration: { name: 'MAX_SOURCE_DURATION', fallback: '3h', parse: seconds },
+  maxSourcePixels: { name: 'MAX_SOURCE_PIXELS', fallback: String(4096 * 2304), parse: integer(1) },
+  maxSourceStreams: { name: 'MAX_SOURCE_STREAMS', fallback: '16', parse: integer(1) },
+  maxOutputPixels: { name: 'MAX_OUTPUT_PIXELS', fallback: String(3840 * 2160), parse: integer(1) },
+  maxJobs: { name: 'MAX_JOBS', fallback: '2', parse: integer(1, 256) },
+  maxQueue: { name: 'MAX_QUEUE', fallback: '32', parse: integer(0, 100000) },
+  jobTimeout: { name: 'JOB_TIMEOUT', fallback: '600', parse: seconds },
+  ffmpegPath: { name: 'FFMPEG_PATH', fallback: 'ffmpeg', parse: text },
+  ffprobePath: { name: 'FFPROBE_PATH', fallback: 'ffprobe', parse: text },
+  logLevel: { name: 'LOG_LEVEL', fallback: 'info', parse: oneOf(LOG_LEVELS) },
+  cacheControl: { name: 'CACHE_CONTROL', fallback: 'public, max-age=31536000, immutable', parse: text },
+  namedTransformations: { name: 'NAMED_TRANSFORMATIONS', fallback: '{}', parse: parseNamed },
+  segmentSeconds: { name: 'SEGMENT_SECONDS', fallback: '4', parse: integer(1, 30) },
+  playground: { name: 'PLAYGROUND', fallback: 'true', parse: boolean },
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+type Parsed = { [K in keyof Settings]: ReturnType<Settings[K]['parse']> | undefined };
+
+/**
+ * Reads and validates the configuration from `env`. Every bad variable is collected and reported
+ * in one `ConfigError`, so a user fixes them all in one go.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const values = {} as Record<string, unknown>;
+  for (const [key, setting] of Object.entries(SETTINGS) as Array<[string, Setting<unknown>]>) {
+    const raw = env[setting.name] ?? setting.fallback;
+    if (raw === undefined || raw === '') {
+      values[key] = raw === '' && setting.fallback !== undefined ? setting.parse(raw) : undefined;
+      continue;
+    }
+    try {
+      values[key] = setting.parse(raw);
+    } catch (error) {
+      problems.push(`${setting.name}=${JSON.stringify(raw)}: ${(error as Error).message}`);
+    }
+  }
+  const v = values as Parsed;
+  let resultBucket: Config['resultBucket'];
+  if (v.resultBucket) {
+    const match = /^(?:s3:\/\/)?([^/]+)\/?(.*)$/.exec(v.resultBucket.trim());
+    if (!match) problems.push(`RESULT_BUCKET=${JSON.stringify(v.resultBucket)}: expected s3://bucket/prefix`);
+    else resultBucket = { bucket: match[1]!, prefix: match[2] ? `${match[2].replace(/\/+$/, '')}/` : '' };
+  }
+  if (v.requireSignedUrls && v.signingKey && v.signingKey.length === 0) {
+    problems.push('REQUIRE_SIGNED_URLS=true needs SIGNING_KEY to be set');
+  }
+  if (v.memoryCacheMaxItemBytes && v.memoryCacheMaxBytes && v.memoryCacheMaxItemBytes > v.memoryCacheMaxBytes) {
+    v.memoryCacheMaxItemBytes = v.memoryCacheMaxBytes;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port: v.port!,
+    host: v.host!,
+    origin: v.origin!,
+    originAllowlist: v.originAllowlist ?? [],
+    allowPrivateOrigins: v.allowPrivateOrigins ?? false,
+    originTimeoutMs: v.originTimeout! * 1000,
+    s3: { endpoint: v.s3Endpoint, forcePathStyle: v.s3ForcePathStyle ?? false, region: v.awsRegion! },
+    cacheDir: v.cacheDir!,
+    cacheMaxBytes: v.cacheMaxBytes!,
+    memoryCacheMaxBytes: v.memoryCacheMaxBytes!,
+    memoryCacheMaxItemBytes: v.memoryCacheMaxItemBytes!,
+    resultBucket,
+    signingKeys: v.signingKey ?? [],
+    requireSignedUrls: v.requireSignedUrls ?? false,
+    maxSourceBytes: v.maxSourceBytes!,
+    maxSourceDuration: v.maxSourceDuration!,
+    maxSourcePixels: v.maxSourcePixels!,
+    maxSourceStreams: v.maxSourceStreams!,
+    maxOutputPixels: v.maxOutputPixels!,
+    maxJobs: v.maxJobs!,
+    maxQueue: v.maxQueue!,
+    jobTimeoutMs: v.jobTimeout! * 1000,
+    ffmpegPath: v.ffmpegPath!,
+    ffprobePath: v.ffprobePath!,
+    logLevel: v.logLevel!,
+    cacheControl: v.cacheControl!,
+    namedTransformations: v.namedTransformations ?? {},
+    segmentSeconds: v.segmentSeconds!,
+    playground: v.playground ?? true,
+  };
+}
