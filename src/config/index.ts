@@ -19,6 +19,8 @@ export interface Config {
   /** Allow HTTP origins on loopback/private addresses (tests and trusted networks only). */
   allowPrivateOrigins: boolean;
   originTimeoutMs: number;
+  /** How long a source's size and version are trusted before the origin is asked again. */
+  sourceTtlMs: number;
   s3: { endpoint?: string; forcePathStyle: boolean; region: string };
   cacheDir: string;
   cacheMaxBytes: number;
@@ -179,6 +181,7 @@ export const SETTINGS = {
   originAllowlist: { name: 'ORIGIN_ALLOWLIST', fallback: '', parse: parseAllowlist },
   allowPrivateOrigins: { name: 'ALLOW_PRIVATE_ORIGINS', fallback: 'false', parse: boolean },
   originTimeout: { name: 'ORIGIN_TIMEOUT', fallback: '15', parse: seconds },
+  sourceTtl: { name: 'SOURCE_TTL', fallback: '10', parse: seconds },
   s3Endpoint: { name: 'S3_ENDPOINT', fallback: undefined, parse: text },
   s3ForcePathStyle: { name: 'S3_FORCE_PATH_STYLE', fallback: 'false', parse: boolean },
   awsRegion: { name: 'AWS_REGION', fallback: 'us-east-1', parse: text },
@@ -249,6 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
     originAllowlist: v.originAllowlist ?? [],
     allowPrivateOrigins: v.allowPrivateOrigins ?? false,
     originTimeoutMs: v.originTimeout! * 1000,
+    sourceTtlMs: v.sourceTtl! * 1000,
     s3: { endpoint: v.s3Endpoint, forcePathStyle: v.s3ForcePathStyle ?? false, region: v.awsRegion! },
     cacheDir: v.cacheDir!,
     cacheMaxBytes: v.cacheMaxBytes!,

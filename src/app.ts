@@ -1,0 +1,112 @@
+import { access, constants } from 'node:fs/promises';
+import type { Hono } from 'hono';
+import { pino } from 'pino';
+import { createCache } from './cache/index.js';
+import type { Config } from './config/index.js';
+import { createHttpApp } from './http/routes.js';
+import { runToBuffer } from './media/runner.js';
+import { createOrigin } from './origin/index.js';
+import { CountingOrigin } from './origin/counting.js';
+import type { Origin } from './origin/types.js';
+import { JobLimiter } from './render/limiter.js';
+import { type Logger, RenderService } from './render/service.js';
+import { SourceEndpoint } from './render/source-endpoint.js';
+
+/** A built proxy: the Hono app plus what start-up and shutdown need to reach. */
+export interface Proxy {
+  app: Hono;
+  service: RenderService;
+  origin: CountingOrigin;
+  limiter: JobLimiter;
+  log: Logger;
+  /** Marks the proxy as stopping (readiness fails) and releases its resources. */
+  close(): Promise<void>;
+  beginShutdown(): void;
+}
+
+/** Optional overrides, mainly for tests (a counting or faulty origin, a silent logger). */
+export interface BuildOptions {
+  origin?: Origin;
+  log?: Logger;
+}
+
+/**
+ * The composition root: builds the origin, caches, job limiter, source endpoint and service from
+ * configuration and wires them into the HTTP app. Nothing else constructs these.
+ */
+export async function buildProxy(config: Config, options: BuildOptions = {}): Promise<Proxy> {
+  const log: Logger = options.log ?? pino({ level: config.logLevel });
+  const origin = new CountingOrigin(options.origin ?? createOrigin(config));
+  const cache = await createCache(config, { onError: (error) => log.warn({ err: error }, 'cache tier failed') });
+  const endpoint = await SourceEndpoint.start(origin);
+  const limiter = new JobLimiter(config.maxJobs, config.maxQueue);
+  const service = new RenderService({
+    origin,
+    cache,
+    endpoint,
+    limiter,
+    log,
+    ffmpegPath: config.ffmpegPath,
+    ffprobePath: config.ffprobePath,
+    jobTimeoutMs: config.jobTimeoutMs,
+    sourceTtlMs: config.sourceTtlMs,
+    maxSourceBytes: config.maxSourceBytes,
+    maxSourcePixels: config.maxSourcePixels,
+    limits: {
+      maxOutputPixels: config.maxOutputPixels,
+      maxSourceDuration: config.maxSourceDuration,
+      maxSourcePixels: config.maxSourcePixels,
+      maxSourceStreams: config.maxSourceStreams,
+    },
+  });
+  let stopping = false;
+  const app = createHttpApp({
+    service,
+    log,
+    named: config.namedTransformations,
+    signingKeys: config.signingKeys,
+    requireSignedUrls: config.requireSignedUrls,
+    cacheControl: config.cacheControl,
+    isStopping: () => stopping,
+    readiness: [
+      async () => {
+        try {
+          await runToBuffer(config.ffmpegPath, ['-hide_banner', '-version'], { timeoutMs: 5000 });
+          return undefined;
+        } catch {
+          return `ffmpeg not runnable at ${config.ffmpegPath}`;
+        }
+      },
+      async () => {
+        try {
+          await access(config.cacheDir, constants.W_OK);
+          return undefined;
+        } catch {
+          return `cache directory ${config.cacheDir} is not writable`;
+        }
+      },
+      async () => {
+        try {
+          await origin.ping(AbortSignal.timeout(5000));
+          return undefined;
+        } catch (error) {
+          return `origin unreachable: ${(error as Error).message}`;
+        }
+      },
+    ],
+  });
+  return {
+    app,
+    service,
+    origin,
+    limiter,
+    log,
+    beginShutdown() {
+      stopping = true;
+    },
+    async close() {
+      stopping = true;
+      await endpoint.close();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
+import type { Delivery, Logger, RenderService } from '../render/service.js';
+import { parseRequestUrl } from '../url/request.js';
+import { verifySignature } from '../url/signature.js';
+import type { NamedTransformations } from '../url/types.js';
+import { errorResponse, respondWithBody, servableFromMeta } from './respond.js';
+
+/** Checks the `/readyz` endpoint runs; each returns a problem description or undefined. */
+export type ReadinessCheck = () => Promise<string | undefined>;
+
+/** Everything the HTTP layer needs, resolved once by the composition root. */
+export interface HttpDeps {
+  service: RenderService;
+  log: Logger;
+  named: NamedTransformations;
+  signingKeys: string[];
+  requireSignedUrls: boolean;
+  cacheControl: string;
+  readiness: ReadinessCheck[];
+  /** Set when the process is stopping: `/readyz` fails at once. */
+  isStopping: () => boolean;
+  /** Prometheus text for `/metrics`. */
+  metricsText?: () => Promise<string>;
+  onRequest?: (kind: string, status: number, seconds: number) => void;
+}
+
+function conditional(c: Context) {
+  return {
+    method: c.req.method,
+    ifNoneMatch: c.req.header('if-none-match'),
+    ifModifiedSince: c.req.header('if-modified-since'),
+    ifRange: c.req.header('if-range'),
+    range: c.req.header('range'),
+  };
+}
+
+async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: string): Promise<Response> {
+  if (delivery.kind === 'original') {
+    const { stat } = delivery;
+    return respondWithBody(
+      conditional(c),
+      {
+        contentType: stat.contentType ?? 'application/octet-stream',
+        size: stat.size,
+        etag: stat.version.startsWith('"') ? stat.version : `"${stat.version}"`,
+        lastModified: stat.lastModified?.getTime(),
+        open: delivery.open,
+      },
+      { 'Cache-Control': cacheControl, 'X-Cache': 'ORIGIN' },
+    );
+  }
+  const { object } = delivery;
+  const extra: Record<string, string> = {
+    'Cache-Control': cacheControl,
+    'X-Cache': delivery.cacheStatus === 'HIT' ? `HIT-${object.tier.toUpperCase()}` : 'MISS',
+    ...(object.meta.headers ?? {}),
+  };
+  return respondWithBody(conditional(c), servableFromMeta(object.meta, (range) => object.open(range), object.body), extra);
+}
+
+/**
+ * Builds the Hono app: health endpoints, then one catch-all route that runs the one-way flow
+ * parse -> verify -> deliver -> respond. Errors are rendered in exactly one place.
+ */
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'Cache-Control': 'no-store' }));
+  app.get('/readyz', async function readyz(c) {
+    const problems: string[] = [];
+    if (deps.isStopping()) problems.push('shutting down');
+    else {
+      for (const problem of await Promise.all(deps.readiness.map((check) => check().catch((e: Error) => e.message)))) {
+        if (problem) problems.push(problem);
+      }
+    }
+    return c.json({ status: problems.length ? 'unavailable' : 'ready', problems }, problems.length ? 503 : 200, {
+      'Cache-Control': 'no-store',
+    });
+  });
+  if (deps.metricsText) {
+    const metricsText = deps.metricsText;
+    app.get('/metrics', async (c) => c.text(await metricsText(), 200, { 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; version=0.0.4' }));
+  }
+
+  app.on(['GET', 'HEAD'], '*', async function deliver(c) {
+    const started = performance.now();
+    let kind = 'unknown';
+    let response: Response;
+    try {
+      const url = new URL(c.req.url);
+      const request = parseRequestUrl(url.pathname, url.searchParams, { named: deps.named });
+      kind = request.suffix.kind;
+      if (deps.requireSignedUrls || (deps.signingKeys.length > 0 && url.searchParams.has('ik-s'))) {
+        verifySignature(url.pathname + url.search, deps.signingKeys, Math.floor(Date.now() / 1000));
+      }
+      if (request.sourcePath === '') throw new NotFoundError('No source path in the URL');
+      const delivery = await deps.service.deliver(request);
+      response = await respondToDelivery(c, delivery, deps.cacheControl);
+    } catch (error) {
+      const proxyError = toProxyError(error);
+      logFailure(deps.log, proxyError, c.req.url);
+      response = errorResponse(proxyError, c.req.method === 'HEAD');
+    }
+    deps.onRequest?.(kind, response.status, (performance.now() - started) / 1000);
+    return response;
+  });
+
+  app.notFound((c) => errorResponse(new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.onError((error, c) => {
+    const proxyError = toProxyError(error);
+    logFailure(deps.log, proxyError, c.req.url);
+    return errorResponse(proxyError, c.req.method === 'HEAD');
+  });
+  return app;
+}
+
+function logFailure(log: Logger, error: ProxyError, url: string): void {
+  if (error.internal) {
+    const stderr = (error as ProxyError & { stderrTail?: string }).stderrTail;
+    log.error({ err: error, cause: error.cause, url, code: error.code, stderr }, error.message);
+  } else if (error instanceof ProxyError) {
+    log.debug({ url, code: error.code, status: error.status }, error.message);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Demuxer } from './sniff.js';
+
+/**
+ * Pure argv builders. Nothing here runs a process; `runner.ts` does. Tests check these arrays
+ * without ffmpeg.
+ */
+
+/** Where ffmpeg reads a source from: always a loopback URL of the proxy's own source endpoint. */
+export interface SourceInput {
+  url: string;
+  /** Forced demuxer, chosen by sniffing the bytes. */
+  demuxer: Demuxer;
+}
+
+/** Input options shared by every ffmpeg/ffprobe invocation: narrow protocols, forced demuxer. */
+export function inputArgs(input: SourceInput, seekSeconds?: number): string[] {
+  const args = ['-protocol_whitelist', 'http,tcp', '-f', input.demuxer];
+  if (input.demuxer === 'mov') args.push('-enable_drefs', '0', '-use_absolute_path', '0');
+  if (seekSeconds !== undefined && seekSeconds > 0) args.push('-ss', seconds(seekSeconds));
+  args.push('-i', input.url);
+  return args;
+}
+
+/** Formats seconds for ffmpeg without exponent notation. */
+export function seconds(value: number): string {
+  return (Math.round(value * 1000) / 1000).toFixed(3);
+}
+
+/** `ffprobe` argv that prints format and streams as JSON. */
+export function probeArgs(input: SourceInput): string[] {
+  return ['-v', 'error', ...inputArgs(input), '-print_format', 'json', '-show_format', '-show_streams'];
+}
+
+/**
+ * One decoded frame at `timeSeconds` as PNG on stdout. Seeking before `-i` lets the demuxer jump
+ * to the nearest keyframe through the index (reading only the bytes around it) and decode
+ * forward to the exact frame. ffmpeg applies the source's rotation metadata itself.
+ */
+export function frameArgs(input: SourceInput, timeSeconds: number, fromEnd = false): string[] {
+  const seek = fromEnd ? ['-sseof', seconds(-Math.max(timeSeconds, 0.1))] : [];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...seek,
+    ...inputArgs(input, fromEnd ? undefined : timeSeconds),
+    '-map',
+    '0:v:0',
+    '-frames:v',
+    '1',
+    '-an',
+    '-sn',
+    '-dn',
+    '-c:v',
+    'png',
+    '-compression_level',
+    '0',
+    '-f',
+    'image2pipe',
+    'pipe:1',
+  ];
+}

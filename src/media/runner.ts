@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { JobTimeoutError, ProxyError, RenderError } from '../errors.js';
+
+/**
+ * The one module that starts ffmpeg and ffprobe. Everything else builds argv as plain arrays
+ * (pure functions in `argv.ts`) and hands them here. Each child runs in its own process group so
+ * a timeout or shutdown kills it and anything it started; every live child is tracked so
+ * `killAllChildren` can reap them on SIGTERM.
+ */
+
+const STDERR_TAIL_BYTES = 4096;
+const live = new Set<ChildProcess>();
+
+/** Options for one ffmpeg/ffprobe run. */
+export interface RunOptions {
+  /** Wall-clock limit; the process group is killed when it passes. */
+  timeoutMs: number;
+  /** Aborting kills the process group. */
+  signal?: AbortSignal;
+  /** Called with each stdout chunk instead of collecting it. */
+  onStdout?: (chunk: Buffer) => void;
+}
+
+/** A started child: its stdout for streaming and a promise that settles when it exits. */
+export interface RunningProcess {
+  stdout: Readable;
+  /** Resolves on exit code 0; rejects with a `RenderError`, `JobTimeoutError` or the abort reason. */
+  done: Promise<void>;
+  kill(): void;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/** Number of ffmpeg/ffprobe children alive now (for metrics and shutdown). */
+export function liveChildCount(): number {
+  return live.size;
+}
+
+/** Kills every child this process started and waits (bounded) for them to exit. */
+export async function killAllChildren(graceMs = 2000): Promise<void> {
+  const children = [...live];
+  for (const child of children) killGroup(child, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  for (const child of live) killGroup(child, 'SIGKILL');
+}
+
+/**
+ * Starts `command args` and returns its stdout as a stream. The caller must consume stdout (or
+ * the child stalls on a full pipe) and await `done`.
+ */
+export function startProcess(command: string, args: readonly string[], options: RunOptions): RunningProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  live.add(child);
+  let stderrTail = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+  let failure: ProxyError | undefined;
+  const timer = setTimeout(() => {
+    failure = new JobTimeoutError(Math.round(options.timeoutMs / 1000));
+    killGroup(child);
+  }, options.timeoutMs);
+  timer.unref();
+  const onAbort = () => {
+    const reason = options.signal?.reason;
+    failure = reason instanceof ProxyError ? reason : new RenderError('Transformation was cancelled', '', { cause: reason });
+    killGroup(child);
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      failure ??= new RenderError(
+        error.code === 'ENOENT' ? `${command} was not found; install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH` : `Could not start ${command}`,
+        '',
+        { cause: error },
+      );
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      live.delete(child);
+      if (failure) reject(failure);
+      else if (code === 0) resolve();
+      else reject(new RenderError('The transformation failed while encoding', `${stderrTail}`.trim(), { cause: { code, signal } }));
+    });
+  });
+  // A caller that never awaits `done` must not crash the process with an unhandled rejection.
+  done.catch(() => {});
+  return { stdout: child.stdout!, done, kill: () => killGroup(child) };
+}
+
+/** Runs a command to completion and returns everything it wrote to stdout. */
+export async function runToBuffer(command: string, args: readonly string[], options: RunOptions): Promise<Buffer> {
+  const proc = startProcess(command, args, options);
+  const chunks: Buffer[] = [];
+  proc.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await proc.done;
+  return Buffer.concat(chunks);
+}

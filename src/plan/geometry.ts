@@ -1,0 +1,196 @@
+import { BadRequestError, UnprocessableError } from '../errors.js';
+import { evaluateExpression } from '../url/tr.js';
+import type { Dimension, Focus, TransformParams } from '../url/types.js';
+
+/**
+ * Geometry is planned once, as a list of simple operations on a frame of known size, and then
+ * executed either by sharp (stills) or by an ffmpeg filter graph (video). Both executors are
+ * dumb; every ImageKit resize/crop rule lives here.
+ */
+export type GeometryOp =
+  | { op: 'rotate'; degrees: 90 | 180 | 270 }
+  | { op: 'resize'; width: number; height: number }
+  | { op: 'crop'; x: number; y: number; width: number; height: number }
+  | { op: 'pad'; width: number; height: number; x: number; y: number; color: string }
+  | { op: 'border'; width: number; color: string }
+  | { op: 'round'; radius: number; color: string };
+
+/** The result of planning: operations in order and the size they produce. */
+export interface GeometryPlan {
+  ops: GeometryOp[];
+  width: number;
+  height: number;
+}
+
+/** Options that differ between stills and video. */
+export interface GeometryOptions {
+  /** Round every produced size to even numbers (yuv420p video needs it). */
+  even: boolean;
+  /** Colour used for padding and rounded corners when `bg` is not given. */
+  defaultBackground: string;
+  /** Largest output in pixels (width * height). */
+  maxOutputPixels: number;
+  /** Source duration, for expressions that use `idu` (not used for sizes, but validated). */
+  duration?: number;
+}
+
+const MAX_SIDE = 16384;
+
+function roundSize(value: number, even: boolean): number {
+  if (even) return Math.max(2, Math.round(value / 2) * 2);
+  return Math.max(1, Math.round(value));
+}
+
+function resolveDimension(dim: Dimension | undefined, source: number, vars: { iw: number; ih: number }, name: string): number | undefined {
+  if (!dim) return undefined;
+  let value: number;
+  if (dim.kind === 'px') value = dim.value;
+  else if (dim.kind === 'fraction') value = dim.value * source;
+  else value = evaluateExpression(dim, { iw: vars.iw, ih: vars.ih, iar: vars.iw / vars.ih });
+  if (!Number.isFinite(value) || value < 1) {
+    throw new BadRequestError(`Parameter '${name}' resolves to ${value}, which is not a positive size`, name);
+  }
+  if (value > MAX_SIDE) throw new BadRequestError(`Parameter '${name}' resolves to ${Math.round(value)} px; the maximum is ${MAX_SIDE}`, name);
+  return value;
+}
+
+/** Where a smaller box sits inside a larger one for a focus. */
+function focusOffset(focus: Focus, outer: { width: number; height: number }, inner: { width: number; height: number }) {
+  const freeX = outer.width - inner.width;
+  const freeY = outer.height - inner.height;
+  const x = focus.includes('left') ? 0 : focus.includes('right') ? freeX : Math.floor(freeX / 2);
+  const y = focus.startsWith('top') ? 0 : focus.startsWith('bottom') ? freeY : Math.floor(freeY / 2);
+  return { x: Math.max(0, x), y: Math.max(0, y) };
+}
+
+/**
+ * Plans the geometry of `params` for a frame of `source` size (display size, after the source's
+ * own rotation metadata is applied). `rt` is applied first, so `w`, `h` and `ar` describe the
+ * output as the viewer sees it.
+ */
+export function planGeometry(
+  params: TransformParams,
+  source: { width: number; height: number },
+  options: GeometryOptions,
+): GeometryPlan {
+  const ops: GeometryOp[] = [];
+  let width = source.width;
+  let height = source.height;
+  if (params.rt) {
+    ops.push({ op: 'rotate', degrees: params.rt });
+    if (params.rt !== 180) [width, height] = [height, width];
+  }
+  const vars = { iw: width, ih: height };
+  let targetW = resolveDimension(params.w, width, vars, 'w');
+  let targetH = resolveDimension(params.h, height, vars, 'h');
+  if (params.ar) {
+    const ratio = params.ar.w / params.ar.h;
+    if (targetW !== undefined && targetH === undefined) targetH = targetW / ratio;
+    else if (targetH !== undefined && targetW === undefined) targetW = targetH * ratio;
+    else if (targetW === undefined && targetH === undefined) {
+      targetW = width;
+      targetH = width / ratio;
+    }
+  }
+  const even = options.even;
+  const background = params.bg ?? options.defaultBackground;
+  const focus = params.fo ?? 'center';
+
+  if (targetW !== undefined || targetH !== undefined) {
+    const mode = params.cm ?? params.c ?? 'maintain_ratio';
+    if (mode === 'extract' || mode === 'pad_extract') {
+      const boxW = targetW ?? width;
+      const boxH = targetH ?? height;
+      const cropW = roundSize(Math.min(boxW, width), even);
+      const cropH = roundSize(Math.min(boxH, height), even);
+      const cropW2 = Math.min(cropW, even ? width - (width % 2) : width);
+      const cropH2 = Math.min(cropH, even ? height - (height % 2) : height);
+      const at = focusOffset(focus, { width, height }, { width: cropW2, height: cropH2 });
+      ops.push({ op: 'crop', x: at.x, y: at.y, width: cropW2, height: cropH2 });
+      width = cropW2;
+      height = cropH2;
+      if (mode === 'pad_extract') {
+        const padW = roundSize(boxW, even);
+        const padH = roundSize(boxH, even);
+        if (padW > width || padH > height) {
+          const off = focusOffset('center', { width: padW, height: padH }, { width, height });
+          ops.push({ op: 'pad', width: padW, height: padH, x: off.x, y: off.y, color: background });
+          width = padW;
+          height = padH;
+        }
+      }
+    } else if (targetW !== undefined && targetH !== undefined) {
+      const scaleW = targetW / width;
+      const scaleH = targetH / height;
+      const boxW = roundSize(targetW, even);
+      const boxH = roundSize(targetH, even);
+      if (mode === 'force') {
+        ops.push({ op: 'resize', width: boxW, height: boxH });
+        width = boxW;
+        height = boxH;
+      } else if (mode === 'pad_resize') {
+        const scale = Math.min(scaleW, scaleH);
+        const innerW = Math.min(boxW, roundSize(width * scale, even));
+        const innerH = Math.min(boxH, roundSize(height * scale, even));
+        ops.push({ op: 'resize', width: innerW, height: innerH });
+        const at = focusOffset(focus, { width: boxW, height: boxH }, { width: innerW, height: innerH });
+        if (innerW !== boxW || innerH !== boxH) ops.push({ op: 'pad', width: boxW, height: boxH, x: at.x, y: at.y, color: background });
+        width = boxW;
+        height = boxH;
+      } else if (mode === 'at_max' || mode === 'at_least') {
+        // at_max fits inside the box without enlarging; at_least covers the box without cropping.
+        const scale = mode === 'at_max' ? Math.min(scaleW, scaleH, 1) : Math.max(scaleW, scaleH);
+        const newW = roundSize(width * scale, even);
+        const newH = roundSize(height * scale, even);
+        if (newW !== width || newH !== height) ops.push({ op: 'resize', width: newW, height: newH });
+        width = newW;
+        height = newH;
+      } else {
+        // maintain_ratio with both sides: cover the box, then crop to it at the focus.
+        const scale = Math.max(scaleW, scaleH);
+        const coverW = Math.max(boxW, roundSize(width * scale, even));
+        const coverH = Math.max(boxH, roundSize(height * scale, even));
+        ops.push({ op: 'resize', width: coverW, height: coverH });
+        if (coverW !== boxW || coverH !== boxH) {
+          const at = focusOffset(focus, { width: coverW, height: coverH }, { width: boxW, height: boxH });
+          ops.push({ op: 'crop', x: at.x, y: at.y, width: boxW, height: boxH });
+        }
+        width = boxW;
+        height = boxH;
+      }
+    } else {
+      // One side given: scale keeping the aspect ratio (at_max never enlarges).
+      const scale = targetW !== undefined ? targetW / width : targetH! / height;
+      const applied = mode === 'at_max' ? Math.min(scale, 1) : scale;
+      const newW = roundSize(width * applied, even);
+      const newH = roundSize(height * applied, even);
+      if (newW !== width || newH !== height) ops.push({ op: 'resize', width: newW, height: newH });
+      width = newW;
+      height = newH;
+    }
+  } else if (even && (width % 2 !== 0 || height % 2 !== 0)) {
+    const newW = roundSize(width, true);
+    const newH = roundSize(height, true);
+    ops.push({ op: 'resize', width: newW, height: newH });
+    width = newW;
+    height = newH;
+  }
+
+  if (params.r !== undefined) {
+    const radius = params.r === 'max' ? Math.floor(Math.min(width, height) / 2) : Math.min(params.r, Math.floor(Math.min(width, height) / 2));
+    if (radius > 0) ops.push({ op: 'round', radius, color: background });
+  }
+  if (params.b) {
+    const border = even ? Math.ceil(params.b.width / 2) * 2 : params.b.width;
+    ops.push({ op: 'border', width: border, color: params.b.color });
+    width += border * 2;
+    height += border * 2;
+  }
+  if (width * height > options.maxOutputPixels) {
+    throw new UnprocessableError(
+      `The requested output is ${width}x${height} (${width * height} pixels); the limit is ${options.maxOutputPixels} pixels`,
+      'output_too_large',
+    );
+  }
+  return { ops, width, height };
+}

@@ -1,0 +1,99 @@
+import { BadRequestError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import type { MediaInfo } from '../media/types.js';
+import { evaluateExpression } from '../url/tr.js';
+import type { ProxyRequest, TimeValue } from '../url/types.js';
+import { planGeometry } from './geometry.js';
+import { type PlanLimits, STILL_CONTENT_TYPES, type StillFormat, type ThumbnailPlan, type TransformPlan } from './types.js';
+
+export * from './types.js';
+export { planGeometry, type GeometryOp, type GeometryPlan } from './geometry.js';
+
+/** Default JPEG/WebP/AVIF quality of stills (ImageKit's image default). */
+export const DEFAULT_STILL_QUALITY = 80;
+
+/** Resolves a time parameter (seconds or an `idu` expression) against the source duration. */
+export function resolveTime(value: TimeValue | undefined, duration: number, name: string): number | undefined {
+  if (!value) return undefined;
+  const seconds = value.kind === 'seconds' ? value.value : evaluateExpression(value, { idu: duration });
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new BadRequestError(`Parameter '${name}' resolves to ${seconds}, which is not a time in seconds`, name);
+  }
+  return Math.round(seconds * 100) / 100;
+}
+
+/**
+ * Checks the source against the configured limits before any job starts. Pure: takes the probe
+ * result as data.
+ */
+export function checkSourceLimits(info: MediaInfo, limits: PlanLimits): void {
+  if (info.duration > limits.maxSourceDuration) {
+    throw new UnprocessableError(
+      `The source lasts ${info.duration.toFixed(1)} s; the limit is ${limits.maxSourceDuration} s (MAX_SOURCE_DURATION)`,
+      'source_too_long',
+    );
+  }
+  if (info.video && info.video.codedWidth * info.video.codedHeight > limits.maxSourcePixels) {
+    throw new UnprocessableError(
+      `The source is ${info.video.codedWidth}x${info.video.codedHeight}; the limit is ${limits.maxSourcePixels} pixels (MAX_SOURCE_PIXELS)`,
+      'source_too_many_pixels',
+    );
+  }
+  if (info.streamCount > limits.maxSourceStreams) {
+    throw new UnprocessableError(
+      `The source has ${info.streamCount} streams; the limit is ${limits.maxSourceStreams} (MAX_SOURCE_STREAMS)`,
+      'source_too_many_streams',
+    );
+  }
+}
+
+function planThumbnail(request: ProxyRequest, info: MediaInfo, limits: PlanLimits): ThumbnailPlan {
+  const video = info.video;
+  if (!video) throw new UnsupportedMediaError('The source has no video stream to take a thumbnail from');
+  const params = request.params;
+  const time = resolveTime(params.so, info.duration, 'so') ?? 0;
+  if (info.duration > 0 && time >= info.duration) {
+    throw new BadRequestError(
+      `Parameter 'so' is ${time} s but the video lasts ${info.duration.toFixed(2)} s; choose a time before the end`,
+      'so',
+    );
+  }
+  const geometry = planGeometry(params, video, {
+    even: false,
+    defaultBackground: '000000',
+    maxOutputPixels: limits.maxOutputPixels,
+  });
+  const format: StillFormat = params.f === 'png' || params.f === 'webp' || params.f === 'avif' ? params.f : 'jpg';
+  return {
+    kind: 'thumbnail',
+    time,
+    ops: geometry.ops,
+    width: geometry.width,
+    height: geometry.height,
+    format,
+    quality: params.q ?? DEFAULT_STILL_QUALITY,
+    contentType: STILL_CONTENT_TYPES[format],
+  };
+}
+
+/** True when the request asks for the source's own bytes. */
+export function wantsOriginal(request: ProxyRequest): boolean {
+  return request.suffix.kind === 'video' && (request.canonical === '' || request.params.orig === true || request.params.f === 'orig' && Object.keys(request.params).length === 1);
+}
+
+/**
+ * Turns a parsed request and the source's probe into the one plan to execute. Pure.
+ */
+export function planRequest(request: ProxyRequest, info: MediaInfo, limits: PlanLimits): TransformPlan {
+  switch (request.suffix.kind) {
+    case 'metadata':
+      return { kind: 'metadata' };
+    case 'thumbnail':
+      checkSourceLimits(info, limits);
+      return planThumbnail(request, info, limits);
+    case 'video':
+      if (wantsOriginal(request)) return { kind: 'original' };
+      throw new UnprocessableError('Video transformations are not available yet', 'not_implemented');
+    default:
+      throw new UnprocessableError(`'${request.suffix.kind}' outputs are not available yet`, 'not_implemented');
+  }
+}

@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import type { CacheMeta, CacheStore, CachedObject } from '../cache/types.js';
+import { OriginError, PayloadTooLargeError, ProxyError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import { frameArgs, probeArgs, type SourceInput } from '../media/argv.js';
+import { parseProbeOutput } from '../media/probe.js';
+import { runToBuffer } from '../media/runner.js';
+import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
+import { renderStill } from '../media/still.js';
+import type { MediaInfo } from '../media/types.js';
+import type { ByteRange, Origin, SourceStat } from '../origin/types.js';
+import { type PlanLimits, type ThumbnailPlan, type TransformPlan, planRequest } from '../plan/index.js';
+import type { ProxyRequest } from '../url/types.js';
+import type { JobLimiter } from './limiter.js';
+import { SingleFlight } from './single-flight.js';
+import type { SourceEndpoint, SourceGrant } from './source-endpoint.js';
+
+/** Minimal logger shape (pino satisfies it). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Hooks the HTTP layer uses to count what the service does. */
+export interface RenderObserver {
+  jobFinished?(kind: string, seconds: number, ok: boolean): void;
+  cacheWriteFailed?(error: unknown): void;
+}
+
+/** Everything the service needs, built once by the composition root. */
+export interface RenderServiceDeps {
+  origin: Origin;
+  cache: CacheStore;
+  endpoint: SourceEndpoint;
+  limiter: JobLimiter;
+  log: Logger;
+  observer?: RenderObserver;
+  ffmpegPath: string;
+  ffprobePath: string;
+  jobTimeoutMs: number;
+  /** How long a source's stat is trusted before the origin is asked again. */
+  sourceTtlMs: number;
+  maxSourceBytes: number;
+  maxSourcePixels: number;
+  limits: PlanLimits;
+}
+
+/** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
+export type Delivery =
+  | { kind: 'output'; object: CachedObject; cacheStatus: 'HIT' | 'MISS' }
+  | { kind: 'original'; stat: SourceStat; open(range?: ByteRange): Promise<Readable> };
+
+/** Everything about a source the planner needs. */
+interface SourceFacts {
+  stat: SourceStat;
+  demuxer: ReturnType<typeof sniffDemuxer> & string;
+  info: MediaInfo;
+}
+
+/** A complete output produced by a job, before it is cached. */
+interface Produced {
+  meta: CacheMeta;
+  body: Buffer;
+}
+
+function bufferObject(meta: CacheMeta, body: Buffer): CachedObject {
+  return {
+    meta,
+    tier: 'memory',
+    body,
+    async open(range?: ByteRange) {
+      return Readable.from(range ? [body.subarray(range.start, range.end + 1)] : [body]);
+    },
+  };
+}
+
+/** A strong ETag derived from what identifies an output. */
+export function outputEtag(key: string): string {
+  return `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * The use case: from a parsed request to something servable. It looks the source up, answers
+ * from the cache when it can, and otherwise plans and runs exactly one job per distinct output,
+ * however many requests wait for it.
+ */
+export class RenderService {
+  readonly #deps: RenderServiceDeps;
+  readonly #stats: LRUCache<string, SourceStat>;
+  readonly #facts = new LRUCache<string, SourceFacts>({ max: 5000 });
+  readonly #statFlight = new SingleFlight<SourceStat>();
+  readonly #factsFlight = new SingleFlight<SourceFacts>();
+  readonly #jobs = new SingleFlight<CachedObject>();
+
+  constructor(deps: RenderServiceDeps) {
+    this.#deps = deps;
+    this.#stats = new LRUCache<string, SourceStat>({ max: 10_000, ttl: Math.max(1, deps.sourceTtlMs) });
+  }
+
+  /** Size and identity of a source, cached for `sourceTtlMs`; enforces `MAX_SOURCE_BYTES`. */
+  async stat(path: string): Promise<SourceStat> {
+    const cached = this.#stats.get(path);
+    const stat =
+      cached ??
+      (await this.#statFlight.run(path, async () => {
+        const fresh = await this.#deps.origin.stat(path);
+        this.#stats.set(path, fresh);
+        return fresh;
+      }));
+    if (stat.size > this.#deps.maxSourceBytes) {
+      throw new PayloadTooLargeError(
+        `The source is ${stat.size} bytes; the limit is ${this.#deps.maxSourceBytes} bytes (MAX_SOURCE_BYTES)`,
+      );
+    }
+    return stat;
+  }
+
+  /** Serves a request: the original bytes, or a cached or freshly made output. */
+  async deliver(request: ProxyRequest, variant = ''): Promise<Delivery> {
+    const stat = await this.stat(request.sourcePath);
+    if (request.suffix.kind === 'video' && (request.canonical === '' || request.params.orig)) {
+      return this.#original(request.sourcePath, stat);
+    }
+    const key = JSON.stringify([request.sourcePath, stat.version, request.suffix, request.canonical, variant]);
+    const hit = await this.#cacheGet(key);
+    if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
+    const object = await this.#jobs.run(key, () => this.#produceAndStore(key, request, stat));
+    return { kind: 'output', object, cacheStatus: 'MISS' };
+  }
+
+  /** Probe facts for a source (used by metadata and planning), cached per source version. */
+  async facts(path: string, stat: SourceStat): Promise<SourceFacts> {
+    const id = `${path}\u0000${stat.version}`;
+    const cached = this.#facts.get(id);
+    if (cached) return cached;
+    return this.#factsFlight.run(id, async () => {
+      const head = await this.#readHead(path, stat);
+      const demuxer = sniffDemuxer(head);
+      if (!demuxer) {
+        throw new UnsupportedMediaError(
+          `'${path}' is not a video or audio file the proxy can read (unrecognised container)`,
+        );
+      }
+      const info = await this.#withSource(path, stat, demuxer, async (input) => {
+        const json = await runToBuffer(this.#deps.ffprobePath, probeArgs(input), { timeoutMs: Math.min(this.#deps.jobTimeoutMs, 30_000) }).catch(
+          (error: unknown) => {
+            if (error instanceof ProxyError && error.code === 'render_failed') {
+              throw new UnsupportedMediaError(`'${path}' could not be read as media; it may be corrupt or truncated`, { cause: error });
+            }
+            throw error;
+          },
+        );
+        return parseProbeOutput(JSON.parse(json.toString('utf8')), stat.size);
+      });
+      if (!info.video && !info.audio) {
+        throw new UnsupportedMediaError(`'${path}' has no video or audio stream`);
+      }
+      const facts = { stat, demuxer, info };
+      this.#facts.set(id, facts);
+      return facts;
+    });
+  }
+
+  async #original(path: string, stat: SourceStat): Promise<Delivery> {
+    return {
+      kind: 'original',
+      stat,
+      open: (range?: ByteRange) => this.#deps.origin.read(path, range),
+    };
+  }
+
+  async #cacheGet(key: string): Promise<CachedObject | undefined> {
+    try {
+      return await this.#deps.cache.get(key);
+    } catch (error) {
+      this.#deps.log.warn({ err: error }, 'cache read failed; treating as a miss');
+      return undefined;
+    }
+  }
+
+  async #readHead(path: string, stat: SourceStat): Promise<Buffer> {
+    if (stat.size === 0) throw new UnsupportedMediaError(`'${path}' is empty`);
+    const stream = await this.#deps.origin.read(path, { start: 0, end: Math.min(stat.size, SNIFF_BYTES) - 1 });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** Runs `work` with a loopback URL for the source and surfaces any origin failure behind it. */
+  async #withSource<T>(path: string, stat: SourceStat, demuxer: SourceFacts['demuxer'], work: (input: SourceInput) => Promise<T>): Promise<T> {
+    const grant: SourceGrant = this.#deps.endpoint.grant(path, stat);
+    try {
+      const result = await work({ url: grant.url, demuxer });
+      const failure = grant.failure();
+      if (failure) throw failure instanceof ProxyError ? failure : new OriginError('The origin failed while the source was read', { cause: failure });
+      return result;
+    } catch (error) {
+      const failure = grant.failure();
+      if (failure) throw failure instanceof ProxyError ? failure : new OriginError('The origin failed while the source was read', { cause: failure });
+      throw error;
+    } finally {
+      grant.release();
+    }
+  }
+
+  async #produceAndStore(key: string, request: ProxyRequest, stat: SourceStat): Promise<CachedObject> {
+    const produced = await this.#produce(key, request, stat);
+    try {
+      await this.#deps.cache.put(key, produced.meta, { buffer: produced.body });
+      const stored = await this.#deps.cache.get(key);
+      if (stored) return stored;
+    } catch (error) {
+      // A full or broken disk degrades to serving uncached, never to an error.
+      this.#deps.log.warn({ err: error }, 'cache write failed; serving uncached');
+      this.#deps.observer?.cacheWriteFailed?.(error);
+    }
+    return bufferObject(produced.meta, produced.body);
+  }
+
+  async #produce(key: string, request: ProxyRequest, stat: SourceStat): Promise<Produced> {
+    const facts = await this.facts(request.sourcePath, stat);
+    const plan: TransformPlan = planRequest(request, facts.info, this.#deps.limits);
+    const lastModified = stat.lastModified?.getTime() ?? Date.now();
+    switch (plan.kind) {
+      case 'metadata': {
+        const body = Buffer.from(JSON.stringify(metadataDocument(facts.info, stat), null, 2));
+        return { meta: { contentType: 'application/json; charset=utf-8', size: body.length, etag: outputEtag(key), lastModified }, body };
+      }
+      case 'thumbnail': {
+        const body = await this.#timedJob('thumbnail', () => this.#thumbnail(request.sourcePath, facts, plan));
+        return { meta: { contentType: plan.contentType, size: body.length, etag: outputEtag(key), lastModified }, body };
+      }
+      case 'original':
+        throw new UnprocessableError('Original bytes are never rendered', 'internal_plan');
+    }
+  }
+
+  async #timedJob<T>(kind: string, job: () => Promise<T>): Promise<T> {
+    return this.#deps.limiter.run(async () => {
+      const started = performance.now();
+      try {
+        const result = await job();
+        this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, true);
+        return result;
+      } catch (error) {
+        this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, false);
+        throw error;
+      }
+    });
+  }
+
+  async #thumbnail(path: string, facts: SourceFacts, plan: ThumbnailPlan): Promise<Buffer> {
+    const frame = await this.#withSource(path, facts.stat, facts.demuxer, async (input) => {
+      const options = { timeoutMs: this.#deps.jobTimeoutMs };
+      let png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, plan.time), options);
+      // Seeking into the last frame interval can land past the final frame; take the last one then.
+      if (png.length === 0 && plan.time > 0) png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, 0.5, true), options);
+      return png;
+    });
+    if (frame.length === 0) throw new UnprocessableError(`No frame could be decoded at ${plan.time} s`, 'no_frame');
+    return renderStill({ frame, ops: plan.ops, format: plan.format, quality: plan.quality, maxInputPixels: this.#deps.maxSourcePixels });
+  }
+}
+
+/** The JSON document `/ik-metadata.json` returns. */
+export function metadataDocument(info: MediaInfo, stat: SourceStat) {
+  return {
+    duration: Math.round(info.duration * 1000) / 1000,
+    width: info.video?.width ?? null,
+    height: info.video?.height ?? null,
+    rotation: info.video?.rotation ?? 0,
+    frameRate: info.video ? Math.round(info.video.frameRate * 1000) / 1000 : null,
+    videoCodec: info.video?.codec ?? null,
+    audioCodec: info.audio?.codec ?? null,
+    bitRate: info.bitRate || null,
+    size: stat.size,
+    format: info.formatName,
+    hasAudio: Boolean(info.audio),
+    audio: info.audio ? { codec: info.audio.codec, sampleRate: info.audio.sampleRate, channels: info.audio.channels } : null,
+    lastModified: stat.lastModified?.toISOString() ?? null,
+  };
+}
+

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import type { Origin, SourceStat } from '../origin/types.js';
+
+/** Access for one job to one source. */
+export interface SourceGrant {
+  url: string;
+  /** The first origin error seen while serving this grant, if any. */
+  failure(): unknown;
+  release(): void;
+}
+
+/**
+ * A loopback-only HTTP endpoint that serves byte ranges of origin sources to ffmpeg. ffmpeg never
+ * sees a remote URL or credentials: it reads `http://127.0.0.1:<port>/s/<token>`, where the
+ * token is random and valid only while a job holds it. Every origin byte therefore flows through
+ * the origin adapter (its SSRF guard, timeouts and byte accounting) and only the ranges ffmpeg
+ * asks for are fetched.
+ */
+export class SourceEndpoint {
+  readonly #server: Server;
+  readonly #origin: Origin;
+  readonly #grants = new Map<string, { path: string; stat: SourceStat; failure?: unknown }>();
+  #port = 0;
+
+  private constructor(origin: Origin) {
+    this.#origin = origin;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => res.destroy());
+    });
+    this.#server.keepAliveTimeout = 5000;
+  }
+
+  /** Starts the endpoint on an ephemeral 127.0.0.1 port. */
+  static async start(origin: Origin): Promise<SourceEndpoint> {
+    const endpoint = new SourceEndpoint(origin);
+    await new Promise<void>((resolve, reject) => {
+      endpoint.#server.once('error', reject);
+      endpoint.#server.listen(0, '127.0.0.1', () => resolve());
+    });
+    endpoint.#port = (endpoint.#server.address() as AddressInfo).port;
+    return endpoint;
+  }
+
+  /** Grants ffmpeg access to one source until `release` is called. */
+  grant(path: string, stat: SourceStat): SourceGrant {
+    const token = randomBytes(16).toString('hex');
+    const grant: { path: string; stat: SourceStat; failure?: unknown } = { path, stat };
+    this.#grants.set(token, grant);
+    return {
+      url: `http://127.0.0.1:${this.#port}/s/${token}`,
+      failure: () => grant.failure,
+      release: () => this.#grants.delete(token),
+    };
+  }
+
+  /** Stops accepting connections and drops open ones. */
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const token = /^\/s\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1];
+    const grant = token ? this.#grants.get(token) : undefined;
+    if (!grant || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404).end();
+      return;
+    }
+    const size = grant.stat.size;
+    const match = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const start = match ? Number(match[1]) : 0;
+    const end = match?.[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
+    if (start >= size || end < start) {
+      res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+      return;
+    }
+    res.writeHead(match ? 206 : 200, {
+      'Accept-Ranges': 'bytes',
+      'Content-Length': String(end - start + 1),
+      'Content-Type': 'application/octet-stream',
+      ...(match ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    try {
+      const body = await this.#origin.read(grant.path, { start, end }, abort.signal);
+      await pipeline(body, res, { signal: abort.signal });
+    } catch (error) {
+      // ffmpeg closing the connection to seek elsewhere is normal. Anything else is an origin
+      // failure: ffmpeg sees a short read, and the job sees the error through `failure()`, so a
+      // half-read source never becomes a cached result.
+      if (!abort.signal.aborted) grant.failure ??= error;
+      res.destroy();
+    }
+  }
+}
