@@ -1,4 +1,5 @@
-import { access, constants } from 'node:fs/promises';
+import { access, constants, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Hono } from 'hono';
 import { pino } from 'pino';
 import { createCache } from './cache/index.js';
@@ -38,6 +39,8 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
   const log: Logger = options.log ?? pino({ level: config.logLevel });
   const origin = new CountingOrigin(options.origin ?? createOrigin(config));
   const cache = await createCache(config, { onError: (error) => log.warn({ err: error }, 'cache tier failed') });
+  // Encodes interrupted by a crash or kill leave their partial files here; none is ever served.
+  await rm(path.join(config.cacheDir, 'live'), { recursive: true, force: true });
   const endpoint = await SourceEndpoint.start(origin);
   const limiter = new JobLimiter(config.maxJobs, config.maxQueue);
   const service = new RenderService({
@@ -52,6 +55,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     sourceTtlMs: config.sourceTtlMs,
     maxSourceBytes: config.maxSourceBytes,
     maxSourcePixels: config.maxSourcePixels,
+    workDir: path.join(config.cacheDir, 'live'),
     limits: {
       maxOutputPixels: config.maxOutputPixels,
       maxSourceDuration: config.maxSourceDuration,

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
@@ -51,6 +52,20 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
       { 'Cache-Control': cacheControl, 'X-Cache': 'ORIGIN' },
     );
   }
+  if (delivery.kind === 'live') {
+    // Still encoding: stream the growing output. Its bytes are final (the encoder only appends),
+    // so the ETag is already the one the finished file will have.
+    const headers = new Headers({
+      'Content-Type': delivery.meta.contentType,
+      ETag: delivery.meta.etag,
+      'Cache-Control': cacheControl,
+      'X-Cache': 'MISS-STREAMING',
+      'Accept-Ranges': 'bytes',
+      ...(delivery.meta.headers ?? {}),
+    });
+    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
+    return new Response(Readable.toWeb(delivery.open()) as unknown as ReadableStream, { status: 200, headers });
+  }
   const { object } = delivery;
   const extra: Record<string, string> = {
     'Cache-Control': cacheControl,
@@ -97,7 +112,11 @@ export function createHttpApp(deps: HttpDeps): Hono {
         verifySignature(url.pathname + url.search, deps.signingKeys, Math.floor(Date.now() / 1000));
       }
       if (request.sourcePath === '') throw new NotFoundError('No source path in the URL');
-      const delivery = await deps.service.deliver(request);
+      const range = c.req.header('range');
+      const delivery = await deps.service.deliver(request, {
+        userAgent: c.req.header('user-agent'),
+        partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
+      });
       response = await respondToDelivery(c, delivery, deps.cacheControl);
     } catch (error) {
       const proxyError = toProxyError(error);

@@ -1,5 +1,5 @@
 import { BadRequestError, UnprocessableError } from '../errors.js';
-import { evaluateExpression } from '../url/tr.js';
+import { evaluateExpression } from '../url/index.js';
 import type { Dimension, Focus, TransformParams } from '../url/types.js';
 
 /**

@@ -1,25 +1,18 @@
 import { BadRequestError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
-import { evaluateExpression } from '../url/tr.js';
-import type { ProxyRequest, TimeValue } from '../url/types.js';
+import type { ProxyRequest } from '../url/types.js';
 import { planGeometry } from './geometry.js';
+import { resolveTime } from './time.js';
+import { type AutoFormat, planVideo } from './video.js';
 import { type PlanLimits, STILL_CONTENT_TYPES, type StillFormat, type ThumbnailPlan, type TransformPlan } from './types.js';
 
 export * from './types.js';
 export { planGeometry, type GeometryOp, type GeometryPlan } from './geometry.js';
+export { resolveTime } from './time.js';
+export * from './video.js';
 
 /** Default JPEG/WebP/AVIF quality of stills (ImageKit's image default). */
 export const DEFAULT_STILL_QUALITY = 80;
-
-/** Resolves a time parameter (seconds or an `idu` expression) against the source duration. */
-export function resolveTime(value: TimeValue | undefined, duration: number, name: string): number | undefined {
-  if (!value) return undefined;
-  const seconds = value.kind === 'seconds' ? value.value : evaluateExpression(value, { idu: duration });
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new BadRequestError(`Parameter '${name}' resolves to ${seconds}, which is not a time in seconds`, name);
-  }
-  return Math.round(seconds * 100) / 100;
-}
 
 /**
  * Checks the source against the configured limits before any job starts. Pure: takes the probe
@@ -77,13 +70,15 @@ function planThumbnail(request: ProxyRequest, info: MediaInfo, limits: PlanLimit
 
 /** True when the request asks for the source's own bytes. */
 export function wantsOriginal(request: ProxyRequest): boolean {
-  return request.suffix.kind === 'video' && (request.canonical === '' || request.params.orig === true || request.params.f === 'orig' && Object.keys(request.params).length === 1);
+  if (request.suffix.kind !== 'video') return false;
+  const keys = Object.keys(request.params);
+  return keys.length === 0 || request.params.orig === true || (keys.length === 1 && request.params.f === 'orig');
 }
 
 /**
  * Turns a parsed request and the source's probe into the one plan to execute. Pure.
  */
-export function planRequest(request: ProxyRequest, info: MediaInfo, limits: PlanLimits): TransformPlan {
+export function planRequest(request: ProxyRequest, info: MediaInfo, limits: PlanLimits, auto: AutoFormat = 'mp4'): TransformPlan {
   switch (request.suffix.kind) {
     case 'metadata':
       return { kind: 'metadata' };
@@ -92,7 +87,8 @@ export function planRequest(request: ProxyRequest, info: MediaInfo, limits: Plan
       return planThumbnail(request, info, limits);
     case 'video':
       if (wantsOriginal(request)) return { kind: 'original' };
-      throw new UnprocessableError('Video transformations are not available yet', 'not_implemented');
+      checkSourceLimits(info, limits);
+      return planVideo(request.params, info, limits, auto);
     default:
       throw new UnprocessableError(`'${request.suffix.kind}' outputs are not available yet`, 'not_implemented');
   }

@@ -1,4 +1,5 @@
 import type { GeometryOp } from './geometry.js';
+import type { VideoPlan } from './video.js';
 
 /** Still image formats a thumbnail may be encoded to. */
 export type StillFormat = 'jpg' | 'png' | 'webp' | 'avif';
@@ -43,4 +44,4 @@ export interface ThumbnailPlan {
 }
 
 /** Every kind of output the proxy produces. Later kinds (video, ABS, sprites) join this union. */
-export type TransformPlan = OriginalPlan | MetadataPlan | ThumbnailPlan;
+export type TransformPlan = OriginalPlan | MetadataPlan | ThumbnailPlan | VideoPlan;

@@ -2,17 +2,29 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { CacheMeta, CacheStore, CachedObject } from '../cache/types.js';
-import { OriginError, PayloadTooLargeError, ProxyError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import { OriginError, PayloadTooLargeError, ProxyError, RenderError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import { mkdir, rm } from 'node:fs/promises';
+import nodePath from 'node:path';
 import { frameArgs, probeArgs, type SourceInput } from '../media/argv.js';
+import { videoArgs } from '../media/video-argv.js';
 import { parseProbeOutput } from '../media/probe.js';
-import { runToBuffer } from '../media/runner.js';
+import { runToBuffer, startProcess } from '../media/runner.js';
 import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
 import { renderStill } from '../media/still.js';
 import type { MediaInfo } from '../media/types.js';
 import type { ByteRange, Origin, SourceStat } from '../origin/types.js';
-import { type PlanLimits, type ThumbnailPlan, type TransformPlan, planRequest } from '../plan/index.js';
+import {
+  type PlanLimits,
+  type ThumbnailPlan,
+  type TransformPlan,
+  type VideoPlan,
+  chooseAutoFormat,
+  planRequest,
+  wantsOriginal,
+} from '../plan/index.js';
 import type { ProxyRequest } from '../url/types.js';
 import type { JobLimiter } from './limiter.js';
+import { LiveOutput } from './live-output.js';
 import { SingleFlight } from './single-flight.js';
 import type { SourceEndpoint, SourceGrant } from './source-endpoint.js';
 
@@ -46,12 +58,31 @@ export interface RenderServiceDeps {
   maxSourceBytes: number;
   maxSourcePixels: number;
   limits: PlanLimits;
+  /** Folder for outputs being encoded; on the cache's filesystem so finished files are renamed in. */
+  workDir: string;
+  /** How long an encode nobody watches any more keeps running before it is cancelled. */
+  idleCancelMs?: number;
+}
+
+/** What the client sent that can change the answer. */
+export interface ClientHints {
+  userAgent?: string;
+  /** True when the client asked for a byte range other than the whole body from 0. */
+  partialRange?: boolean;
 }
 
 /** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
 export type Delivery =
   | { kind: 'output'; object: CachedObject; cacheStatus: 'HIT' | 'MISS' }
+  | { kind: 'live'; meta: CacheMeta; open(): Readable }
   | { kind: 'original'; stat: SourceStat; open(range?: ByteRange): Promise<Readable> };
+
+/** An encode in progress that viewers can join. */
+interface LiveJob {
+  live: Promise<LiveOutput>;
+  /** Resolves when the first bytes exist (so the response can start), rejects if the job fails first. */
+  meta: Promise<CacheMeta>;
+}
 
 /** Everything about a source the planner needs. */
 interface SourceFacts {
@@ -94,6 +125,7 @@ export class RenderService {
   readonly #statFlight = new SingleFlight<SourceStat>();
   readonly #factsFlight = new SingleFlight<SourceFacts>();
   readonly #jobs = new SingleFlight<CachedObject>();
+  readonly #live = new Map<string, LiveJob>();
 
   constructor(deps: RenderServiceDeps) {
     this.#deps = deps;
@@ -118,17 +150,122 @@ export class RenderService {
     return stat;
   }
 
-  /** Serves a request: the original bytes, or a cached or freshly made output. */
-  async deliver(request: ProxyRequest, variant = ''): Promise<Delivery> {
+  /** Serves a request: the original bytes, or a cached, streaming or freshly made output. */
+  async deliver(request: ProxyRequest, hints: ClientHints = {}): Promise<Delivery> {
     const stat = await this.stat(request.sourcePath);
-    if (request.suffix.kind === 'video' && (request.canonical === '' || request.params.orig)) {
-      return this.#original(request.sourcePath, stat);
-    }
+    if (wantsOriginal(request)) return this.#original(request.sourcePath, stat);
+    const variant = request.params.f === 'auto' && request.suffix.kind === 'video' ? chooseAutoFormat(hints.userAgent) : '';
     const key = JSON.stringify([request.sourcePath, stat.version, request.suffix, request.canonical, variant]);
     const hit = await this.#cacheGet(key);
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
+    if (request.suffix.kind === 'video') return this.#deliverVideo(key, request, stat, hints);
     const object = await this.#jobs.run(key, () => this.#produceAndStore(key, request, stat));
     return { kind: 'output', object, cacheStatus: 'MISS' };
+  }
+
+  /** Jobs encoding right now (for tests and metrics). */
+  get liveJobCount(): number {
+    return this.#live.size;
+  }
+
+  /**
+   * A video transform streams while it encodes. Whole-body requests follow the growing file at
+   * once; a request for a byte range (Safari's `bytes=0-1` probe, a seek) waits for the encode
+   * to finish and then gets an exact 206 from the cache, because a range of an unfinished file
+   * has no known total length.
+   */
+  async #deliverVideo(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): Promise<Delivery> {
+    let job = this.#live.get(key);
+    if (!job) {
+      job = this.#startVideoJob(key, request, stat, hints);
+      this.#live.set(key, job);
+      void job.live
+        .then((live) => live.completion)
+        .catch(() => {})
+        .finally(() => this.#live.delete(key));
+    }
+    const live = await job.live;
+    const meta = await job.meta;
+    if (hints.partialRange || !live.readable) {
+      await live.completion;
+      const stored = await this.#cacheGet(key);
+      if (stored) return { kind: 'output', object: stored, cacheStatus: 'MISS' };
+      throw new ProxyError(503, 'cache_unavailable', 'The output was made but could not be stored; retry the request', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    return { kind: 'live', meta, open: () => live.reader() };
+  }
+
+  #startVideoJob(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): LiveJob {
+    const abort = new AbortController();
+    let resolveMeta!: (meta: CacheMeta) => void;
+    let rejectMeta!: (error: unknown) => void;
+    const meta = new Promise<CacheMeta>((resolve, reject) => {
+      resolveMeta = resolve;
+      rejectMeta = reject;
+    });
+    meta.catch(() => {});
+    const live = (async () => {
+      await mkdir(this.#deps.workDir, { recursive: true });
+      const tmp = nodePath.join(this.#deps.workDir, `${outputEtag(key).slice(1, -1)}-${process.pid}-${Date.now()}.part`);
+      return LiveOutput.create(tmp);
+    })();
+    const run = async () => {
+      const output = await live;
+      let idleTimer: NodeJS.Timeout | undefined;
+      const stopIdle = output.onIdle(() => {
+        idleTimer = setTimeout(() => {
+          if (output.readers === 0 && !output.finished) abort.abort(new RenderError('Cancelled: nobody is watching this encode'));
+        }, this.#deps.idleCancelMs ?? 5000);
+      });
+      try {
+        const facts = await this.facts(request.sourcePath, stat);
+        const auto = chooseAutoFormat(hints.userAgent);
+        const plan = planRequest(request, facts.info, this.#deps.limits, auto) as VideoPlan;
+        const outputMeta: CacheMeta = {
+          contentType: plan.contentType,
+          size: 0,
+          etag: outputEtag(key),
+          lastModified: stat.lastModified?.getTime() ?? Date.now(),
+          headers: request.params.f === 'auto' ? { vary: 'User-Agent' } : undefined,
+        };
+        await this.#timedJob('video', () =>
+          this.#withSource(request.sourcePath, stat, facts.demuxer, async (input) => {
+            const proc = startProcess(this.#deps.ffmpegPath, videoArgs(input, plan), { timeoutMs: this.#deps.jobTimeoutMs, signal: abort.signal });
+            try {
+              for await (const chunk of proc.stdout) {
+                await output.append(chunk as Buffer);
+                resolveMeta(outputMeta);
+              }
+            } catch (error) {
+              proc.kill();
+              await proc.done.catch(() => {});
+              throw error;
+            }
+            await proc.done;
+            if (output.written === 0) throw new RenderError('The encoder produced no output');
+          }),
+        );
+        resolveMeta(outputMeta);
+        const size = output.written;
+        await output.finish();
+        try {
+          await this.#deps.cache.put(key, { ...outputMeta, size }, { file: output.path });
+        } catch (error) {
+          this.#deps.log.warn({ err: error }, 'cache write failed; the encoded video is not kept');
+          this.#deps.observer?.cacheWriteFailed?.(error);
+        }
+      } catch (error) {
+        rejectMeta(error);
+        await output.fail(error);
+      } finally {
+        stopIdle();
+        clearTimeout(idleTimer);
+      }
+    };
+    void run().catch((error: unknown) => this.#deps.log.error({ err: error }, 'video job crashed'));
+    return { live, meta };
   }
 
   /** Probe facts for a source (used by metadata and planning), cached per source version. */
@@ -234,7 +371,8 @@ export class RenderService {
         return { meta: { contentType: plan.contentType, size: body.length, etag: outputEtag(key), lastModified }, body };
       }
       case 'original':
-        throw new UnprocessableError('Original bytes are never rendered', 'internal_plan');
+      case 'video':
+        throw new UnprocessableError(`A ${plan.kind} plan is not rendered to a buffer`, 'internal_plan');
     }
   }
 
