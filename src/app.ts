@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { createCache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import { createHttpApp } from './http/routes.js';
-import { runToBuffer } from './media/runner.js';
+import { liveChildCount, runToBuffer } from './media/runner.js';
+import { ProxyMetrics } from './http/metrics.js';
 import { createOrigin } from './origin/index.js';
 import { CountingOrigin } from './origin/counting.js';
 import type { Origin } from './origin/types.js';
@@ -20,6 +21,7 @@ export interface Proxy {
   origin: CountingOrigin;
   limiter: JobLimiter;
   log: Logger;
+  metrics: ProxyMetrics;
   /** Marks the proxy as stopping (readiness fails) and releases its resources. */
   close(): Promise<void>;
   beginShutdown(): void;
@@ -43,7 +45,12 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
   await rm(path.join(config.cacheDir, 'live'), { recursive: true, force: true });
   const endpoint = await SourceEndpoint.start(origin);
   const limiter = new JobLimiter(config.maxJobs, config.maxQueue);
+  let metrics: ProxyMetrics | undefined;
   const service = new RenderService({
+    observer: {
+      jobFinished: (kind, seconds, ok) => metrics?.job(kind, seconds, ok),
+      cacheWriteFailed: () => metrics?.cacheWriteFailed(),
+    },
     origin,
     cache,
     endpoint,
@@ -63,15 +70,20 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       maxSourceStreams: config.maxSourceStreams,
     },
   });
+  metrics = new ProxyMetrics({ limiter: () => limiter.stats(), origin: () => origin.stats(), liveChildren: liveChildCount });
+  const registry = metrics;
   let stopping = false;
   const app = createHttpApp({
     service,
     log,
     named: config.namedTransformations,
     signingKeys: config.signingKeys,
+    basePath: config.basePath,
     requireSignedUrls: config.requireSignedUrls,
     cacheControl: config.cacheControl,
     isStopping: () => stopping,
+    metricsText: () => registry.text(),
+    onRequest: (kind, response, seconds) => registry.request(kind, response.status, seconds, response.headers.get('x-cache')),
     readiness: [
       async () => {
         try {
@@ -105,6 +117,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     origin,
     limiter,
     log,
+    metrics: registry,
     beginShutdown() {
       stopping = true;
     },

@@ -13,6 +13,8 @@ export type OriginConfig =
 export interface Config {
   port: number;
   host: string;
+  /** Public path prefix the proxy is mounted under (e.g. `/v`), stripped before parsing and signing. */
+  basePath: string;
   origin: OriginConfig;
   /** Extra origin prefixes HTTP origins may be redirected to (besides `ORIGIN` itself). */
   originAllowlist: string[];
@@ -129,6 +131,13 @@ function parseOrigin(raw: string): OriginConfig {
   return { kind: 'fs', root: path.resolve(value) };
 }
 
+function parseBasePath(raw: string): string {
+  const value = raw.trim().replace(/\/+$/, '');
+  if (value === '') return '';
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(value) || value.includes('//')) throw new Error("expected a path prefix such as /v");
+  return value;
+}
+
 function parseNamed(raw: string): NamedTransformations {
   let parsed: unknown;
   try {
@@ -177,6 +186,7 @@ function oneOf<T extends string>(values: readonly T[]) {
 export const SETTINGS = {
   port: { name: 'PORT', fallback: '8080', parse: integer(0, 65535) },
   host: { name: 'HOST', fallback: '0.0.0.0', parse: text },
+  basePath: { name: 'BASE_PATH', fallback: '', parse: parseBasePath },
   origin: { name: 'ORIGIN', fallback: BUNDLED_FIXTURES, parse: parseOrigin },
   originAllowlist: { name: 'ORIGIN_ALLOWLIST', fallback: '', parse: parseAllowlist },
   allowPrivateOrigins: { name: 'ALLOW_PRIVATE_ORIGINS', fallback: 'false', parse: boolean },
@@ -248,6 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port: v.port!,
     host: v.host!,
+    basePath: v.basePath ?? '',
     origin: v.origin!,
     originAllowlist: v.originAllowlist ?? [],
     allowPrivateOrigins: v.allowPrivateOrigins ?? false,

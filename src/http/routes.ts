@@ -17,6 +17,8 @@ export interface HttpDeps {
   log: Logger;
   named: NamedTransformations;
   signingKeys: string[];
+  /** Public path prefix (`BASE_PATH`), stripped before parsing and signature checks. */
+  basePath: string;
   requireSignedUrls: boolean;
   cacheControl: string;
   readiness: ReadinessCheck[];
@@ -24,7 +26,7 @@ export interface HttpDeps {
   isStopping: () => boolean;
   /** Prometheus text for `/metrics`. */
   metricsText?: () => Promise<string>;
-  onRequest?: (kind: string, status: number, seconds: number) => void;
+  onRequest?: (kind: string, response: Response, seconds: number) => void;
 }
 
 function conditional(c: Context) {
@@ -106,11 +108,19 @@ export function createHttpApp(deps: HttpDeps): Hono {
     let response: Response;
     try {
       const url = new URL(c.req.url);
-      const request = parseRequestUrl(url.pathname, url.searchParams, { named: deps.named });
-      kind = request.suffix.kind;
-      if (deps.requireSignedUrls || (deps.signingKeys.length > 0 && url.searchParams.has('ik-s'))) {
-        verifySignature(url.pathname + url.search, deps.signingKeys, Math.floor(Date.now() / 1000));
+      let pathname = url.pathname;
+      if (deps.basePath) {
+        if (pathname !== deps.basePath && !pathname.startsWith(`${deps.basePath}/`)) {
+          throw new NotFoundError(`Paths start with ${deps.basePath}/`);
+        }
+        pathname = pathname.slice(deps.basePath.length) || '/';
       }
+      // The signature is checked before anything touches the origin.
+      if (deps.requireSignedUrls || (deps.signingKeys.length > 0 && url.searchParams.has('ik-s'))) {
+        verifySignature(url.pathname + url.search, deps.signingKeys, Math.floor(Date.now() / 1000), { basePath: deps.basePath });
+      }
+      const request = parseRequestUrl(pathname, url.searchParams, { named: deps.named });
+      kind = request.suffix.kind;
       if (request.sourcePath === '') throw new NotFoundError('No source path in the URL');
       const range = c.req.header('range');
       const delivery = await deps.service.deliver(request, {
@@ -123,7 +133,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       logFailure(deps.log, proxyError, c.req.url);
       response = errorResponse(proxyError, c.req.method === 'HEAD');
     }
-    deps.onRequest?.(kind, response.status, (performance.now() - started) / 1000);
+    deps.onRequest?.(kind, response, (performance.now() - started) / 1000);
     return response;
   });
 
