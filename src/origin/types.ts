@@ -33,4 +33,15 @@ export interface Origin {
   read(path: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
   /** Cheap reachability check for `/readyz`. */
   ping(signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: source files under `dir` (`''` for the root), recursively, at most `limit`, for the
+   * playground. Paths are relative to the origin root like every other path here.
+   */
+  list?(dir: string, limit: number): Promise<SourceListing[]>;
+}
+
+/** One entry of `Origin.list`. */
+export interface SourceListing {
+  path: string;
+  size: number;
 }

@@ -1,0 +1,97 @@
+import { describe, expect, test } from 'vitest';
+import { isForbiddenAddress } from '../../src/origin/address.js';
+
+const FORBIDDEN: Array<[string, string]> = [
+  ['127.0.0.1', 'loopback'],
+  ['127.255.255.254', 'loopback, top of 127/8'],
+  ['0.0.0.0', 'unspecified'],
+  ['0.1.2.3', 'this network 0/8'],
+  ['10.0.0.1', 'private 10/8'],
+  ['10.255.255.255', 'private 10/8, top'],
+  ['172.16.0.1', 'private 172.16/12, bottom'],
+  ['172.31.255.255', 'private 172.16/12, top'],
+  ['192.168.1.1', 'private 192.168/16'],
+  ['169.254.169.254', 'link-local cloud metadata'],
+  ['169.254.0.1', 'link-local'],
+  ['100.64.0.1', 'CGNAT bottom'],
+  ['100.127.255.255', 'CGNAT top'],
+  ['192.0.0.8', 'IETF protocol assignments'],
+  ['192.0.2.10', 'TEST-NET-1'],
+  ['198.51.100.7', 'TEST-NET-2'],
+  ['203.0.113.9', 'TEST-NET-3'],
+  ['198.18.0.1', 'benchmarking'],
+  ['198.19.255.255', 'benchmarking top'],
+  ['192.88.99.1', '6to4 relay anycast'],
+  ['224.0.0.1', 'multicast'],
+  ['239.255.255.250', 'multicast SSDP'],
+  ['240.0.0.1', 'reserved'],
+  ['255.255.255.255', 'broadcast'],
+  ['::1', 'IPv6 loopback'],
+  ['::', 'IPv6 unspecified'],
+  ['0:0:0:0:0:0:0:1', 'IPv6 loopback, long form'],
+  ['[::1]', 'bracketed IPv6 loopback'],
+  ['fe80::1', 'IPv6 link-local'],
+  ['fe80::1%eth0', 'IPv6 link-local with zone'],
+  ['febf:ffff::1', 'IPv6 link-local top of fe80::/10'],
+  ['fec0::1', 'IPv6 site-local (deprecated)'],
+  ['fc00::1', 'IPv6 unique local fc00::/7'],
+  ['fd12:3456:789a::1', 'IPv6 unique local fd'],
+  ['ff02::1', 'IPv6 multicast'],
+  ['::ffff:127.0.0.1', 'IPv4-mapped loopback (dotted)'],
+  ['::ffff:7f00:1', 'IPv4-mapped loopback (hex)'],
+  ['::FFFF:A9FE:A9FE', 'IPv4-mapped metadata, upper case'],
+  ['::ffff:10.1.2.3', 'IPv4-mapped private'],
+  ['::ffff:0:127.0.0.1', 'IPv4-translated loopback'],
+  ['::127.0.0.1', 'IPv4-compatible loopback'],
+  ['::169.254.169.254', 'IPv4-compatible metadata'],
+  ['64:ff9b::127.0.0.1', 'NAT64 loopback'],
+  ['64:ff9b::a9fe:a9fe', 'NAT64 metadata'],
+  ['64:ff9b:1::1.2.3.4', 'local-use NAT64'],
+  ['2002:7f00:1::1', '6to4 of loopback'],
+  ['2002:c0a8:101::1', '6to4 of 192.168.1.1'],
+  ['2001:db8::1', 'IPv6 documentation'],
+  ['3fff::1', 'IPv6 documentation (RFC 9637)'],
+  ['2001::1', 'Teredo'],
+  ['2001:2::1', 'IPv6 benchmarking'],
+  ['100::1', 'IPv6 discard-only'],
+  ['4000::1', 'outside global unicast'],
+  ['localhost', 'a name, not an address'],
+  ['2130706433', 'integer form of 127.0.0.1 (not an address literal)'],
+  ['0x7f.0.0.1', 'hex form (not an address literal)'],
+  ['127.1', 'short form (not an address literal)'],
+  ['', 'empty'],
+  ['1.2.3.4.5', 'malformed'],
+];
+
+const ALLOWED: Array<[string, string]> = [
+  ['1.1.1.1', 'public DNS'],
+  ['8.8.8.8', 'public DNS'],
+  ['93.184.216.34', 'public web'],
+  ['172.15.255.255', 'just below 172.16/12'],
+  ['172.32.0.1', 'just above 172.16/12'],
+  ['100.63.255.255', 'just below CGNAT'],
+  ['100.128.0.1', 'just above CGNAT'],
+  ['169.253.255.255', 'just below link-local'],
+  ['192.169.0.1', 'just above 192.168/16'],
+  ['11.0.0.1', 'just above 10/8'],
+  ['126.255.255.255', 'just below 127/8'],
+  ['128.0.0.1', 'just above 127/8'],
+  ['223.255.255.255', 'just below multicast'],
+  ['2606:4700:4700::1111', 'public IPv6'],
+  ['2a00:1450:4001:830::200e', 'public IPv6'],
+  ['[2606:4700:4700::1111]', 'bracketed public IPv6'],
+  ['::ffff:8.8.8.8', 'IPv4-mapped public'],
+  ['64:ff9b::8.8.8.8', 'NAT64 of a public address'],
+  ['2002:808:808::1', '6to4 of a public address'],
+  ['3ffe::1', 'global unicast below the 3fff::/20 documentation block'],
+];
+
+describe('isForbiddenAddress', () => {
+  test.each(FORBIDDEN)('refuses %s (%s)', (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(true);
+  });
+
+  test.each(ALLOWED)('allows %s (%s)', (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(false);
+  });
+});
