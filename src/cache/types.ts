@@ -29,7 +29,12 @@ export interface CachedObject {
   open(range?: ByteRange): Promise<Readable>;
 }
 
-/** A body to store: bytes in memory or a complete local file (moved or copied, never partial). */
+/**
+ * A body to store: bytes in memory or a complete local file (moved or copied, never partial).
+ * A store may move a `{ file }` away (the disk tier renames it into the cache); the caller removes
+ * the file afterwards if it still exists. Writing it under the disk tier's `tempDir` makes that
+ * move an atomic rename.
+ */
 export type CacheBody = { buffer: Buffer } | { file: string };
 
 /**
