@@ -63,6 +63,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     maxSourceBytes: config.maxSourceBytes,
     maxSourcePixels: config.maxSourcePixels,
     workDir: path.join(config.cacheDir, 'live'),
+    segmentSeconds: config.segmentSeconds,
     limits: {
       maxOutputPixels: config.maxOutputPixels,
       maxSourceDuration: config.maxSourceDuration,

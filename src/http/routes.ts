@@ -117,7 +117,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       }
       // The signature is checked before anything touches the origin.
       if (deps.requireSignedUrls || (deps.signingKeys.length > 0 && url.searchParams.has('ik-s'))) {
-        verifySignature(url.pathname + url.search, deps.signingKeys, Math.floor(Date.now() / 1000), { basePath: deps.basePath });
+        verifyWithManifestScope(url.pathname, url.search, deps);
       }
       const request = parseRequestUrl(pathname, url.searchParams, { named: deps.named });
       kind = request.suffix.kind;
@@ -126,6 +126,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       const delivery = await deps.service.deliver(request, {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
+        query: url.search,
       });
       response = await respondToDelivery(c, delivery, deps.cacheControl);
     } catch (error) {
@@ -144,6 +145,32 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return errorResponse(proxyError, c.req.method === 'HEAD');
   });
   return app;
+}
+
+const ABS_RESOURCE = /\/ik-abs\/[^/]+\/[^/]+$/;
+
+/**
+ * Checks `ik-s`. Playlists and segments under `<source>/ik-abs/` carry their manifest's query
+ * string (relative URLs), so they also verify with the signature of the manifest that listed
+ * them: a signed master URL unlocks its own ladder and nothing else.
+ */
+function verifyWithManifestScope(pathname: string, search: string, deps: HttpDeps): void {
+  const now = Math.floor(Date.now() / 1000);
+  const options = { basePath: deps.basePath };
+  try {
+    verifySignature(pathname + search, deps.signingKeys, now, options);
+  } catch (error) {
+    if (!ABS_RESOURCE.test(pathname)) throw error;
+    for (const manifest of ['/ik-master.m3u8', '/ik-master.mpd']) {
+      try {
+        verifySignature(pathname.replace(ABS_RESOURCE, manifest) + search, deps.signingKeys, now, options);
+        return;
+      } catch {
+        // try the other manifest kind
+      }
+    }
+    throw error;
+  }
 }
 
 function logFailure(log: Logger, error: ProxyError, url: string): void {

@@ -20,6 +20,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called with each stdout chunk instead of collecting it. */
   onStdout?: (chunk: Buffer) => void;
+  /** Fed to the child's stdin (e.g. the previous step of a pipe chain). */
+  stdin?: Readable;
 }
 
 /** A started child: its stdout for streaming and a promise that settles when it exits. */
@@ -58,8 +60,13 @@ export async function killAllChildren(graceMs = 2000): Promise<void> {
  * the child stalls on a full pipe) and await `done`.
  */
 export function startProcess(command: string, args: readonly string[], options: RunOptions): RunningProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
+  if (options.stdin && child.stdin) {
+    // A step that exits early (or is killed) closes its stdin; that is not an error of the feeder.
+    child.stdin.on('error', () => {});
+    options.stdin.pipe(child.stdin);
+  }
   let stderrTail = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => {
@@ -107,5 +114,28 @@ export async function runToBuffer(command: string, args: readonly string[], opti
   const chunks: Buffer[] = [];
   proc.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   await proc.done;
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Runs `command` once per argv in `steps` as a pipe chain (each step's stdout feeds the next
+ * step's stdin) and returns the last step's stdout. Any failing step kills the whole chain.
+ */
+export async function runPipelineToBuffer(command: string, steps: readonly (readonly string[])[], options: RunOptions): Promise<Buffer> {
+  const procs: RunningProcess[] = [];
+  let previous: Readable | undefined;
+  for (const args of steps) {
+    const proc = startProcess(command, args, { ...options, stdin: previous });
+    procs.push(proc);
+    previous = proc.stdout;
+  }
+  const chunks: Buffer[] = [];
+  procs.at(-1)?.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  try {
+    await Promise.all(procs.map((proc) => proc.done));
+  } catch (error) {
+    for (const proc of procs) proc.kill();
+    throw error;
+  }
   return Buffer.concat(chunks);
 }

@@ -2,13 +2,26 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { CacheMeta, CacheStore, CachedObject } from '../cache/types.js';
-import { OriginError, PayloadTooLargeError, ProxyError, RenderError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import { BadRequestError, OriginError, PayloadTooLargeError, ProxyError, RenderError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import { mkdir, rm } from 'node:fs/promises';
 import nodePath from 'node:path';
 import { frameArgs, probeArgs, type SourceInput } from '../media/argv.js';
+import { absSegmentArgs } from '../media/abs-argv.js';
+import { splitInitAndMedia } from '../media/fmp4.js';
 import { videoArgs } from '../media/video-argv.js';
+import {
+  type AbsPlan,
+  AUDIO_TRACK_HEIGHT,
+  dashManifest,
+  hasTrack,
+  hlsMasterPlaylist,
+  hlsMediaPlaylist,
+  planAbs,
+  segmentCount,
+} from '../plan/abs.js';
+import { serializeParams } from '../url/index.js';
 import { parseProbeOutput } from '../media/probe.js';
-import { runToBuffer, startProcess } from '../media/runner.js';
+import { runPipelineToBuffer, runToBuffer, startProcess } from '../media/runner.js';
 import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
 import { renderStill } from '../media/still.js';
 import type { MediaInfo } from '../media/types.js';
@@ -58,6 +71,8 @@ export interface RenderServiceDeps {
   maxSourceBytes: number;
   maxSourcePixels: number;
   limits: PlanLimits;
+  /** HLS/DASH segment length in seconds. */
+  segmentSeconds: number;
   /** Folder for outputs being encoded; on the cache's filesystem so finished files are renamed in. */
   workDir: string;
   /** How long an encode nobody watches any more keeps running before it is cancelled. */
@@ -69,6 +84,8 @@ export interface ClientHints {
   userAgent?: string;
   /** True when the client asked for a byte range other than the whole body from 0. */
   partialRange?: boolean;
+  /** The request's query string (`?tr=...&ik-s=...`), repeated on the URLs a manifest lists. */
+  query?: string;
 }
 
 /** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
@@ -154,13 +171,27 @@ export class RenderService {
   async deliver(request: ProxyRequest, hints: ClientHints = {}): Promise<Delivery> {
     const stat = await this.stat(request.sourcePath);
     if (wantsOriginal(request)) return this.#original(request.sourcePath, stat);
-    const variant = request.params.f === 'auto' && request.suffix.kind === 'video' ? chooseAutoFormat(hints.userAgent) : '';
-    const key = JSON.stringify([request.sourcePath, stat.version, request.suffix, request.canonical, variant]);
+    const key = this.#outputKey(request, stat, hints);
     const hit = await this.#cacheGet(key);
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
     if (request.suffix.kind === 'video') return this.#deliverVideo(key, request, stat, hints);
-    const object = await this.#jobs.run(key, () => this.#produceAndStore(key, request, stat));
+    const object = await this.#jobs.run(key, () => this.#produceAndStore(key, request, stat, hints));
     return { kind: 'output', object, cacheStatus: 'MISS' };
+  }
+
+  /**
+   * What identifies an output. `f-auto` adds the format chosen for the client; playlists add the
+   * query they repeat on their URLs; segments leave out `sr`, so every ladder that contains a
+   * rendition shares its segments.
+   */
+  #outputKey(request: ProxyRequest, stat: SourceStat, hints: ClientHints): string {
+    const suffix = request.suffix;
+    let canonical = request.canonical;
+    let variant = '';
+    if (suffix.kind === 'video' && request.params.f === 'auto') variant = chooseAutoFormat(hints.userAgent);
+    if (suffix.kind === 'hls-master' || suffix.kind === 'dash-manifest' || suffix.kind === 'hls-media') variant = hints.query ?? '';
+    if (suffix.kind === 'abs-init' || suffix.kind === 'abs-segment') canonical = serializeParams({ ...request.params, sr: undefined });
+    return JSON.stringify([request.sourcePath, stat.version, suffix, canonical, variant, this.#deps.segmentSeconds]);
   }
 
   /** Jobs encoding right now (for tests and metrics). */
@@ -343,8 +374,8 @@ export class RenderService {
     }
   }
 
-  async #produceAndStore(key: string, request: ProxyRequest, stat: SourceStat): Promise<CachedObject> {
-    const produced = await this.#produce(key, request, stat);
+  async #produceAndStore(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): Promise<CachedObject> {
+    const produced = await this.#produce(key, request, stat, hints);
     try {
       await this.#deps.cache.put(key, produced.meta, { buffer: produced.body });
       const stored = await this.#deps.cache.get(key);
@@ -357,8 +388,12 @@ export class RenderService {
     return bufferObject(produced.meta, produced.body);
   }
 
-  async #produce(key: string, request: ProxyRequest, stat: SourceStat): Promise<Produced> {
+  async #produce(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): Promise<Produced> {
     const facts = await this.facts(request.sourcePath, stat);
+    const suffix = request.suffix;
+    if (suffix.kind !== 'video' && suffix.kind !== 'thumbnail' && suffix.kind !== 'metadata') {
+      return this.#produceAbs(key, request, stat, facts, hints);
+    }
     const plan: TransformPlan = planRequest(request, facts.info, this.#deps.limits);
     const lastModified = stat.lastModified?.getTime() ?? Date.now();
     switch (plan.kind) {
@@ -373,6 +408,65 @@ export class RenderService {
       case 'original':
       case 'video':
         throw new UnprocessableError(`A ${plan.kind} plan is not rendered to a buffer`, 'internal_plan');
+    }
+  }
+
+  /** Manifests and playlists are text from the probe alone; segments are one stateless job each. */
+  async #produceAbs(key: string, request: ProxyRequest, stat: SourceStat, facts: SourceFacts, hints: ClientHints): Promise<Produced> {
+    const suffix = request.suffix;
+    const plan = planAbs(request.params, facts.info, this.#deps.segmentSeconds);
+    const lastModified = stat.lastModified?.getTime() ?? Date.now();
+    const text = (body: string, contentType: string): Produced => {
+      const buffer = Buffer.from(body);
+      return { meta: { contentType, size: buffer.length, etag: outputEtag(key), lastModified }, body: buffer };
+    };
+    const query = hints.query ?? '';
+    switch (suffix.kind) {
+      case 'hls-master':
+        return text(hlsMasterPlaylist(plan, query), 'application/vnd.apple.mpegurl');
+      case 'dash-manifest':
+        return text(dashManifest(plan, query), 'application/dash+xml');
+      case 'hls-media':
+        this.#requireTrack(plan, suffix.height);
+        return text(hlsMediaPlaylist(plan, suffix.height, query), 'application/vnd.apple.mpegurl');
+      case 'abs-init':
+      case 'abs-segment': {
+        this.#requireTrack(plan, suffix.height);
+        const index = suffix.kind === 'abs-segment' ? suffix.index : 0;
+        if (index >= segmentCount(plan)) {
+          throw new BadRequestError(`Segment ${index} does not exist; this stream has ${segmentCount(plan)} segments`, 'suffix');
+        }
+        const encoded = await this.#timedJob('segment', () =>
+          this.#withSource(request.sourcePath, stat, facts.demuxer, (input) => {
+            const pipeline = absSegmentArgs(input, plan, suffix.height, index);
+            return runPipelineToBuffer(this.#deps.ffmpegPath, pipeline.steps, { timeoutMs: this.#deps.jobTimeoutMs });
+          }),
+        );
+        const { init, media } = splitInitAndMedia(encoded);
+        const contentType = suffix.height === AUDIO_TRACK_HEIGHT ? 'audio/mp4' : 'video/mp4';
+        const initKey = this.#outputKey({ ...request, suffix: { kind: 'abs-init', height: suffix.height } }, stat, hints);
+        const segmentKey = this.#outputKey({ ...request, suffix: { kind: 'abs-segment', height: suffix.height, index } }, stat, hints);
+        // One encode yields both halves; keep the other one too, so the player's next request is a hit.
+        const initProduced = { meta: { contentType, size: init.length, etag: outputEtag(initKey), lastModified }, body: init };
+        const mediaProduced = { meta: { contentType, size: media.length, etag: outputEtag(segmentKey), lastModified }, body: media };
+        const [wanted, other, otherKey] =
+          suffix.kind === 'abs-init' ? [initProduced, mediaProduced, segmentKey] : [mediaProduced, initProduced, initKey];
+        void this.#deps.cache.put(otherKey, other.meta, { buffer: other.body }).catch((error: unknown) => {
+          this.#deps.log.warn({ err: error }, 'cache write failed');
+        });
+        return wanted;
+      }
+      default:
+        throw new UnprocessableError(`'${suffix.kind}' outputs are not available`, 'not_implemented');
+    }
+  }
+
+  #requireTrack(plan: AbsPlan, height: number): void {
+    if (!hasTrack(plan, height)) {
+      throw new BadRequestError(
+        height === AUDIO_TRACK_HEIGHT ? 'The source has no audio track' : `Rendition ${height} is not part of this stream (taller than the source?)`,
+        'sr',
+      );
     }
   }
 

@@ -43,7 +43,8 @@ export function matchSuffix(segments: readonly string[]): SuffixMatch {
     return { suffix: { kind: 'sprite', index: Number(index) }, segments: 1 };
   }
   if (segments.at(-3) === 'ik-abs') {
-    const rendition = height(segments.at(-2) ?? '');
+    // The audio track of a ladder is addressed as `ik-abs/audio/...` and carried as height 0.
+    const rendition = segments.at(-2) === 'audio' ? 0 : height(segments.at(-2) ?? '');
     if (rendition === undefined) {
       throw new BadRequestError(
         `Rendition height in ik-abs must be one of ${STREAMING_HEIGHTS.join(', ')}`,
@@ -121,7 +122,7 @@ export function checkParamsForSuffix(suffix: Suffix, params: TransformParams): v
   if ((suffix.kind === 'hls-master' || suffix.kind === 'dash-manifest') && params.sr === undefined) {
     throw new BadRequestError('Adaptive streaming manifests need sr, e.g. tr=sr-240_360_720', 'sr');
   }
-  if ('height' in suffix && params.sr !== undefined && !params.sr.includes(suffix.height)) {
+  if ('height' in suffix && suffix.height !== 0 && params.sr !== undefined && !params.sr.includes(suffix.height)) {
     throw new BadRequestError(
       `Rendition ${suffix.height} is not in the ladder sr-${params.sr.join('_')}`,
       'sr',
