@@ -84,6 +84,20 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
 
+  // Players (hls.js, dash.js, <video crossorigin>) on other origins read outputs with fetch/XHR.
+  app.use('*', async function cors(c, next) {
+    await next();
+    c.res.headers.set('Access-Control-Allow-Origin', '*');
+    c.res.headers.set('Access-Control-Expose-Headers', CORS_EXPOSED);
+  });
+  app.options('*', (c) =>
+    c.body(null, 204, {
+      'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+      'Access-Control-Allow-Headers': 'Range, If-None-Match, If-Modified-Since, If-Range',
+      'Access-Control-Max-Age': '86400',
+    }),
+  );
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'Cache-Control': 'no-store' }));
   app.get('/readyz', async function readyz(c) {
     const problems: string[] = [];
@@ -138,7 +152,11 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return response;
   });
 
-  app.notFound((c) => errorResponse(new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.notFound((c) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD'
+      ? errorResponse(new NotFoundError(`No route for ${new URL(c.req.url).pathname}`))
+      : errorResponse(new ProxyError(405, 'method_not_allowed', `${c.req.method} is not supported; use GET or HEAD`, { headers: { Allow: 'GET, HEAD, OPTIONS' } })),
+  );
   app.onError((error, c) => {
     const proxyError = toProxyError(error);
     logFailure(deps.log, proxyError, c.req.url);
@@ -146,6 +164,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
   });
   return app;
 }
+
+const CORS_EXPOSED = 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache';
 
 const ABS_RESOURCE = /\/ik-abs\/[^/]+\/[^/]+$/;
 
