@@ -36,7 +36,7 @@ import {
   wantsOriginal,
 } from '../plan/index.js';
 import type { ProxyRequest } from '../url/types.js';
-import type { JobLimiter } from './limiter.js';
+import type { JobLimiter, Priority } from './limiter.js';
 import { LiveOutput } from './live-output.js';
 import { SingleFlight } from './single-flight.js';
 import type { SourceEndpoint, SourceGrant } from './source-endpoint.js';
@@ -86,6 +86,8 @@ export interface ClientHints {
   partialRange?: boolean;
   /** The request's query string (`?tr=...&ik-s=...`), repeated on the URLs a manifest lists. */
   query?: string;
+  /** `low` for work nobody waits for yet (prefetch); it never queues behind viewers. */
+  priority?: Priority;
 }
 
 /** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
@@ -175,8 +177,32 @@ export class RenderService {
     const hit = await this.#cacheGet(key);
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
     if (request.suffix.kind === 'video') return this.#deliverVideo(key, request, stat, hints);
-    const object = await this.#jobs.run(key, () => this.#produceAndStore(key, request, stat, hints));
+    const produce = () => this.#jobs.run(key, () => this.#produceAndStore(key, request, stat, hints));
+    // A joined prefetch may have been refused a slot; the viewer's own job then queues normally.
+    const object = await produce().catch((error: unknown) => {
+      if (error instanceof ProxyError && error.code === 'overloaded') return produce();
+      throw error;
+    });
+    if (request.suffix.kind === 'abs-segment') this.#prefetchNext(request, stat, hints);
     return { kind: 'output', object, cacheStatus: 'MISS' };
+  }
+
+  /**
+   * A viewer who fetched segment N will want N+1 in a few seconds: make it now if a job slot is
+   * idle. Low priority never queues, so it cannot delay anyone who is waiting.
+   */
+  #prefetchNext(request: ProxyRequest, stat: SourceStat, hints: ClientHints): void {
+    if (request.suffix.kind !== 'abs-segment' || !this.#deps.limiter.hasIdleSlot()) return;
+    const next: ProxyRequest = { ...request, suffix: { ...request.suffix, index: request.suffix.index + 1 } };
+    const nextHints: ClientHints = { ...hints, priority: 'low' };
+    const key = this.#outputKey(next, stat, nextHints);
+    if (this.#jobs.peek(key)) return;
+    void (async () => {
+      if (await this.#cacheGet(key)) return;
+      await this.#jobs.run(key, () => this.#produceAndStore(key, next, stat, nextHints));
+    })().catch(() => {
+      // Past the last segment, or no idle slot after all: nothing to do.
+    });
   }
 
   /**
@@ -261,7 +287,7 @@ export class RenderService {
           lastModified: stat.lastModified?.getTime() ?? Date.now(),
           headers: request.params.f === 'auto' ? { vary: 'User-Agent' } : undefined,
         };
-        await this.#timedJob('video', () =>
+        await this.#timedJob('video', 'high', () =>
           this.#withSource(request.sourcePath, stat, facts.demuxer, async (input) => {
             const proc = startProcess(this.#deps.ffmpegPath, videoArgs(input, plan), { timeoutMs: this.#deps.jobTimeoutMs, signal: abort.signal });
             try {
@@ -402,7 +428,7 @@ export class RenderService {
         return { meta: { contentType: 'application/json; charset=utf-8', size: body.length, etag: outputEtag(key), lastModified }, body };
       }
       case 'thumbnail': {
-        const body = await this.#timedJob('thumbnail', () => this.#thumbnail(request.sourcePath, facts, plan));
+        const body = await this.#timedJob('thumbnail', 'high', () => this.#thumbnail(request.sourcePath, facts, plan));
         return { meta: { contentType: plan.contentType, size: body.length, etag: outputEtag(key), lastModified }, body };
       }
       case 'original':
@@ -436,7 +462,7 @@ export class RenderService {
         if (index >= segmentCount(plan)) {
           throw new BadRequestError(`Segment ${index} does not exist; this stream has ${segmentCount(plan)} segments`, 'suffix');
         }
-        const encoded = await this.#timedJob('segment', () =>
+        const encoded = await this.#timedJob('segment', hints.priority ?? 'high', () =>
           this.#withSource(request.sourcePath, stat, facts.demuxer, (input) => {
             const pipeline = absSegmentArgs(input, plan, suffix.height, index);
             return runPipelineToBuffer(this.#deps.ffmpegPath, pipeline.steps, { timeoutMs: this.#deps.jobTimeoutMs });
@@ -470,7 +496,7 @@ export class RenderService {
     }
   }
 
-  async #timedJob<T>(kind: string, job: () => Promise<T>): Promise<T> {
+  async #timedJob<T>(kind: string, priority: Priority, job: () => Promise<T>): Promise<T> {
     return this.#deps.limiter.run(async () => {
       const started = performance.now();
       try {
@@ -481,7 +507,7 @@ export class RenderService {
         this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, false);
         throw error;
       }
-    });
+    }, priority);
   }
 
   async #thumbnail(path: string, facts: SourceFacts, plan: ThumbnailPlan): Promise<Buffer> {
