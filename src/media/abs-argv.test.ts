@@ -1,0 +1,103 @@
+import { describe, expect, test } from 'vitest';
+import { planAbs, segmentWindow } from '../plan/abs.js';
+import { ABS_X264_PRESET, absAudioSegmentArgs, absSegmentArgs, absVideoSegmentArgs } from './abs-argv.js';
+import type { SourceInput } from './argv.js';
+import type { MediaInfo } from './types.js';
+
+const input: SourceInput = { url: 'http://127.0.0.1:9/source', demuxer: 'mov' };
+const info: MediaInfo = {
+  formatName: 'mov',
+  duration: 14.014,
+  bitRate: 0,
+  size: 1,
+  streamCount: 2,
+  video: {
+    codec: 'h264',
+    codedWidth: 1280,
+    codedHeight: 720,
+    width: 1280,
+    height: 720,
+    rotation: 0,
+    frameRate: 30000 / 1001,
+    pixelFormat: 'yuv420p',
+    bitRate: 0,
+  },
+  audio: { codec: 'aac', sampleRate: 48_000, channels: 2, bitRate: 0 },
+};
+
+function argAfter(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+describe('video segment argv', () => {
+  const plan = planAbs({ sr: [360], so: { kind: 'seconds', value: 1 } }, info, 4);
+
+  test('reads through inputArgs, seeks to the segment, encodes exactly its frames at its timestamps', () => {
+    const [step, ...rest] = absVideoSegmentArgs(input, plan, 360, 2).steps;
+    expect(rest).toEqual([]);
+    const args = step!;
+    expect(args.slice(args.indexOf('-protocol_whitelist'), args.indexOf('-i') + 2)).toEqual([
+      '-protocol_whitelist',
+      'http,tcp',
+      '-f',
+      'mov',
+      '-enable_drefs',
+      '0',
+      '-use_absolute_path',
+      '0',
+      '-ss',
+      '9.008',
+      '-i',
+      input.url,
+    ]);
+    expect(argAfter(args, '-frames:v')).toBe(String(segmentWindow(plan, 360, 2).count));
+    expect(argAfter(args, '-output_ts_offset')).toBe('8.008000');
+    expect(argAfter(args, '-video_track_timescale')).toBe('90000');
+    expect(argAfter(args, '-preset')).toBe(ABS_X264_PRESET);
+    expect(argAfter(args, '-level:v')).toBe('3.0');
+    expect(argAfter(args, '-maxrate')).toBe('400000');
+    expect(argAfter(args, '-bf')).toBe('0');
+    expect(argAfter(args, '-g')).toBe('120');
+    expect(argAfter(args, '-vf')).toBe(
+      'fps=30000/1001:start_time=0,tpad=stop=-1:stop_mode=clone,scale=640:360:flags=bicubic,setsar=1,format=yuv420p',
+    );
+    expect(args.at(-1)).toBe('pipe:1');
+  });
+
+  test('rt rotates before scaling', () => {
+    const turned = planAbs({ sr: [360], rt: 270 }, info, 4);
+    expect(argAfter(absVideoSegmentArgs(input, turned, 360, 0).steps[0]!, '-vf')).toContain(
+      'transpose=cclock,scale=202:360',
+    );
+  });
+});
+
+describe('audio segment argv', () => {
+  const plan = planAbs({ sr: [360] }, info, 4);
+
+  test('segment 0 has no pre-roll: skips only the priming frame', () => {
+    const [encode, remux] = absAudioSegmentArgs(input, plan, 0).steps;
+    expect(encode).not.toContain('-ss');
+    expect(argAfter(remux!, '-ss')).toBe((512 / 48_000).toFixed(6));
+    expect(argAfter(remux!, '-frames:a')).toBe(String(plan.audio!.boundaries[1]! / 1024));
+    expect(argAfter(remux!, '-output_ts_offset')).toBe((-512 / 48_000).toFixed(6));
+  });
+
+  test('later segments pre-roll two frames, seek to a whole millisecond and trim the rest sample-exactly', () => {
+    const steps = absSegmentArgs(input, plan, 0, 1).steps;
+    expect(steps).toHaveLength(2);
+    const first = plan.audio!.boundaries[1]!;
+    const exact = (first - 2048) / 48_000;
+    const seek = Number(argAfter(steps[0]!, '-ss'));
+    expect(seek).toBe(Math.floor(exact * 1000) / 1000);
+    const lead = Math.round((exact - seek) * 48_000);
+    expect(argAfter(steps[0]!, '-af')).toContain(`atrim=start_sample=${lead},`);
+    expect(argAfter(steps[0]!, '-af')).toContain(
+      `atrim=end_sample=${2048 + (plan.audio!.boundaries[2]! - first) + 1024}`,
+    );
+    expect(argAfter(steps[1]!, '-ss')).toBe(((3 * 1024 - 512) / 48_000).toFixed(6));
+    expect(argAfter(steps[1]!, '-output_ts_offset')).toBe(((first - 512) / 48_000).toFixed(6));
+    expect(argAfter(steps[1]!, '-i')).toBe('pipe:0');
+  });
+});

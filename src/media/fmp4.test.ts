@@ -1,0 +1,70 @@
+import { describe, expect, test } from 'vitest';
+import { RenderError } from '../errors.js';
+import { findBoxes, readBoxes, readFragments, splitInitAndMedia } from './fmp4.js';
+
+function box(type: string, ...children: Buffer[]): Buffer {
+  const body = Buffer.concat(children);
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + body.length);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, body]);
+}
+
+function full(version: number, flags: number, ...fields: Buffer[]): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(((version & 0xff) << 24) | flags);
+  return Buffer.concat([head, ...fields]);
+}
+
+function u32(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  for (const [i, v] of values.entries()) b.writeUInt32BE(v, i * 4);
+  return b;
+}
+
+/** A moof whose trun lists per-sample durations (flags 0x101: data offset + durations). */
+function fragment(trackId: number, decodeTime: bigint, durations: number[]): Buffer {
+  const tfdtBody = Buffer.alloc(8);
+  tfdtBody.writeBigUInt64BE(decodeTime);
+  return box(
+    'moof',
+    box('mfhd', full(0, 0, u32(1))),
+    box(
+      'traf',
+      box('tfhd', full(0, 0x20000, u32(trackId))),
+      box('tfdt', full(1, 0, tfdtBody)),
+      box('trun', full(0, 0x101, u32(durations.length, 0, ...durations))),
+    ),
+  );
+}
+
+describe('fmp4', () => {
+  const init = Buffer.concat([
+    box('ftyp', Buffer.from('iso5')),
+    box('moov', box('mvhd', full(0, 0, u32(0)))),
+  ]);
+  const media = Buffer.concat([fragment(1, 360_360n, [3003, 3003, 3003]), box('mdat', Buffer.alloc(10))]);
+  const output = Buffer.concat([init, media, box('mfra', Buffer.alloc(4))]);
+
+  test('splits ftyp+moov from moof+mdat and drops the mfra trailer', () => {
+    const split = splitInitAndMedia(output);
+    expect(split.init.equals(init)).toBe(true);
+    expect(split.media.equals(media)).toBe(true);
+    expect(readBoxes(split.media).map((b) => b.type)).toEqual(['moof', 'mdat']);
+  });
+
+  test('reads tfdt, sample count and duration of each fragment', () => {
+    const two = Buffer.concat([media, fragment(1, 369_369n, [3003])]);
+    expect(readFragments(two)).toEqual([
+      { trackId: 1, baseMediaDecodeTime: 360_360, sampleCount: 3, duration: 9009 },
+      { trackId: 1, baseMediaDecodeTime: 369_369, sampleCount: 1, duration: 3003 },
+    ]);
+    expect(findBoxes(two, ['moof', 'traf', 'trun'])).toHaveLength(2);
+  });
+
+  test('truncated or incomplete outputs are RenderErrors', () => {
+    expect(() => readBoxes(output.subarray(0, output.length - 3))).toThrow(RenderError);
+    expect(() => splitInitAndMedia(init)).toThrow(/no media fragment/);
+    expect(() => splitInitAndMedia(media)).toThrow(/no moov/);
+  });
+});
