@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import { pino } from 'pino';
 import { createCache } from './cache/index.js';
 import type { Config } from './config/index.js';
+import { loadHlsScript } from './http/playground.js';
 import { createHttpApp } from './http/routes.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
 import { ProxyMetrics } from './http/metrics.js';
@@ -13,6 +14,7 @@ import type { Origin } from './origin/types.js';
 import { JobLimiter } from './render/limiter.js';
 import { type Logger, RenderService } from './render/service.js';
 import { SourceEndpoint } from './render/source-endpoint.js';
+import { signPath } from './url/signature.js';
 
 /** A built proxy: the Hono app plus what start-up and shutdown need to reach. */
 export interface Proxy {
@@ -73,6 +75,18 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
   });
   metrics = new ProxyMetrics({ limiter: () => limiter.stats(), origin: () => origin.stats(), liveChildren: liveChildCount });
   const registry = metrics;
+  const signingKey = config.signingKeys[0];
+  const playground = config.playground
+    ? {
+        basePath: config.basePath,
+        listSources: origin.list,
+        sign: signingKey ? (pathAndQuery: string) => signPath(pathAndQuery, signingKey, undefined, { basePath: config.basePath }) : undefined,
+        hlsScript: await loadHlsScript(),
+      }
+    : undefined;
+  if (playground && signingKey) {
+    log.warn({}, 'PLAYGROUND is on with SIGNING_KEY set: /playground/api/sign signs any path for anyone who can reach it; set PLAYGROUND=false in production');
+  }
   let stopping = false;
   const app = createHttpApp({
     service,
@@ -84,6 +98,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     cacheControl: config.cacheControl,
     isStopping: () => stopping,
     metricsText: () => registry.text(),
+    playground,
     onRequest: (kind, response, seconds) => registry.request(kind, response.status, seconds, response.headers.get('x-cache')),
     readiness: [
       async () => {
@@ -124,7 +139,9 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     },
     async close() {
       stopping = true;
+      // Closing the source endpoint makes running encodes fail fast; then let them clean up.
       await endpoint.close();
+      await service.drain(5000);
     },
   };
 }

@@ -6,6 +6,8 @@ import type { Delivery, Logger, RenderService } from '../render/service.js';
 import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
+import { createPlaygroundApp, type PlaygroundDeps } from './playground.js';
+import { requestLog } from './request-log.js';
 import { errorResponse, respondWithBody, servableFromMeta } from './respond.js';
 
 /** Checks the `/readyz` endpoint runs; each returns a problem description or undefined. */
@@ -27,6 +29,8 @@ export interface HttpDeps {
   /** Prometheus text for `/metrics`. */
   metricsText?: () => Promise<string>;
   onRequest?: (kind: string, response: Response, seconds: number) => void;
+  /** The playground's routes, mounted only when `PLAYGROUND` is on. */
+  playground?: PlaygroundDeps;
 }
 
 function conditional(c: Context) {
@@ -59,12 +63,19 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
     // so the ETag is already the one the finished file will have.
     const headers = new Headers({
       'Content-Type': delivery.meta.contentType,
-      ETag: delivery.meta.etag,
       'Cache-Control': cacheControl,
       'X-Cache': 'MISS-STREAMING',
-      'Accept-Ranges': 'bytes',
       ...(delivery.meta.headers ?? {}),
     });
+    // An mp4 streams its final bytes (ETag known, ranges valid later); a WebM is re-indexed after
+    // the encode, so its streamed copy must not be cached or resumed as the final one.
+    if (delivery.meta.etag) {
+      headers.set('ETag', delivery.meta.etag);
+      headers.set('Accept-Ranges', 'bytes');
+    } else {
+      headers.set('Accept-Ranges', 'none');
+      headers.set('Cache-Control', 'no-store');
+    }
     if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
     return new Response(Readable.toWeb(delivery.open()) as unknown as ReadableStream, { status: 200, headers });
   }
@@ -83,6 +94,7 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
  */
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  app.use('*', requestLog(deps.log));
 
   // Players (hls.js, dash.js, <video crossorigin>) on other origins read outputs with fetch/XHR.
   app.use('*', async function cors(c, next) {
@@ -115,6 +127,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const metricsText = deps.metricsText;
     app.get('/metrics', async (c) => c.text(await metricsText(), 200, { 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; version=0.0.4' }));
   }
+
+  if (deps.playground) app.route('/', createPlaygroundApp(deps.playground));
 
   app.on(['GET', 'HEAD'], '*', async function deliver(c) {
     const started = performance.now();

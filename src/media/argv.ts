@@ -61,3 +61,30 @@ export function frameArgs(input: SourceInput, timeSeconds: number, fromEnd = fal
     'pipe:1',
   ];
 }
+
+/**
+ * Copies a finished local output into a new file with its seek index (WebM Cues) written. Only
+ * ever run on files the proxy itself produced, hence the `file` protocol.
+ */
+export function remuxWithIndexArgs(inputPath: string, outputPath: string, format: 'webm'): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-protocol_whitelist',
+    'file',
+    '-f',
+    format,
+    '-i',
+    inputPath,
+    '-map',
+    '0',
+    '-c',
+    'copy',
+    '-f',
+    format,
+    '-y',
+    outputPath,
+  ];
+}

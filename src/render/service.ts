@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { CacheMeta, CacheStore, CachedObject } from '../cache/types.js';
 import { BadRequestError, OriginError, PayloadTooLargeError, ProxyError, RenderError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat as fileStat } from 'node:fs/promises';
 import nodePath from 'node:path';
-import { frameArgs, probeArgs, type SourceInput } from '../media/argv.js';
+import { frameArgs, probeArgs, remuxWithIndexArgs, type SourceInput } from '../media/argv.js';
 import { absSegmentArgs } from '../media/abs-argv.js';
 import { splitInitAndMedia } from '../media/fmp4.js';
 import { videoArgs } from '../media/video-argv.js';
@@ -101,6 +101,8 @@ interface LiveJob {
   live: Promise<LiveOutput>;
   /** Resolves when the first bytes exist (so the response can start), rejects if the job fails first. */
   meta: Promise<CacheMeta>;
+  /** Settles once the finished output is in the cache (or the job failed). */
+  stored: Promise<void>;
 }
 
 /** Everything about a source the planner needs. */
@@ -220,6 +222,12 @@ export class RenderService {
     return JSON.stringify([request.sourcePath, stat.version, suffix, canonical, variant, this.#deps.segmentSeconds]);
   }
 
+  /** Waits (at most `timeoutMs`) for encodes in progress to finish and store their output. */
+  async drain(timeoutMs: number): Promise<void> {
+    const pending = [...this.#live.values()].map((job) => job.stored);
+    await Promise.race([Promise.allSettled(pending), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+
   /** Jobs encoding right now (for tests and metrics). */
   get liveJobCount(): number {
     return this.#live.size;
@@ -236,15 +244,14 @@ export class RenderService {
     if (!job) {
       job = this.#startVideoJob(key, request, stat, hints);
       this.#live.set(key, job);
-      void job.live
-        .then((live) => live.completion)
-        .catch(() => {})
-        .finally(() => this.#live.delete(key));
+      // Later requests join this job until its output is in the cache, never a second encode.
+      void job.stored.finally(() => this.#live.delete(key));
     }
     const live = await job.live;
     const meta = await job.meta;
     if (hints.partialRange || !live.readable) {
       await live.completion;
+      await job.stored;
       const stored = await this.#cacheGet(key);
       if (stored) return { kind: 'output', object: stored, cacheStatus: 'MISS' };
       throw new ProxyError(503, 'cache_unavailable', 'The output was made but could not be stored; retry the request', {
@@ -283,7 +290,8 @@ export class RenderService {
         const outputMeta: CacheMeta = {
           contentType: plan.contentType,
           size: 0,
-          etag: outputEtag(key),
+          // The streamed bytes of an mp4 are the cached bytes; a WebM is remuxed afterwards.
+          etag: plan.container === 'mp4' ? outputEtag(key) : '',
           lastModified: stat.lastModified?.getTime() ?? Date.now(),
           headers: request.params.f === 'auto' ? { vary: 'User-Agent' } : undefined,
         };
@@ -305,13 +313,24 @@ export class RenderService {
           }),
         );
         resolveMeta(outputMeta);
-        const size = output.written;
         await output.finish();
+        let file = output.path;
+        let size = output.written;
+        if (plan.container === 'webm') {
+          // A WebM written to a pipe has no Cues (seek index); remuxing adds them in a second,
+          // so the cached file seeks well. The streamed copy therefore carried no ETag.
+          file = `${output.path}.webm`;
+          await runToBuffer(this.#deps.ffmpegPath, remuxWithIndexArgs(output.path, file, 'webm'), { timeoutMs: this.#deps.jobTimeoutMs });
+          size = (await fileStat(file)).size;
+          await rm(output.path, { force: true });
+        }
         try {
-          await this.#deps.cache.put(key, { ...outputMeta, size }, { file: output.path });
+          await this.#deps.cache.put(key, { ...outputMeta, etag: outputEtag(key), size }, { file });
         } catch (error) {
           this.#deps.log.warn({ err: error }, 'cache write failed; the encoded video is not kept');
           this.#deps.observer?.cacheWriteFailed?.(error);
+        } finally {
+          await rm(file, { force: true });
         }
       } catch (error) {
         rejectMeta(error);
@@ -321,8 +340,8 @@ export class RenderService {
         clearTimeout(idleTimer);
       }
     };
-    void run().catch((error: unknown) => this.#deps.log.error({ err: error }, 'video job crashed'));
-    return { live, meta };
+    const stored = run().catch((error: unknown) => this.#deps.log.error({ err: error }, 'video job crashed'));
+    return { live, meta, stored };
   }
 
   /** Probe facts for a source (used by metadata and planning), cached per source version. */

@@ -34,7 +34,7 @@ export async function startProxy(env: Record<string, string> = {}, options: Buil
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await proxy.close();
-      if (!env.CACHE_DIR) await rm(cacheDir, { recursive: true, force: true });
+      if (!env.CACHE_DIR) await rm(cacheDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
 }
