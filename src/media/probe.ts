@@ -1,7 +1,8 @@
+import { UnprocessableError } from '../errors.js';
 import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from './types.js';
 
 /** The subset of `ffprobe -print_format json -show_format -show_streams` we read. */
-interface ProbeJson {
+export interface ProbeJson {
   format?: { format_name?: string; duration?: string; bit_rate?: string; size?: string };
   streams?: Array<{
     codec_type?: string;
@@ -43,8 +44,51 @@ function rotationOf(stream: NonNullable<ProbeJson['streams']>[number]): 0 | 90 |
   return normalised as 0 | 90 | 180 | 270;
 }
 
-/** Turns ffprobe's JSON into `MediaInfo`. Pure, so it is tested without ffprobe. */
+/**
+ * Slack before a file counts as truncated: ffprobe rounds each stream's bit rate to whole bits per
+ * second, so the product with the duration is only nearly the sum of the sample sizes.
+ */
+const TRUNCATION_TOLERANCE = 1.05;
+const TRUNCATION_SLACK_BYTES = 64 * 1024;
+
+/**
+ * The bytes of media samples an ISO BMFF (MP4/MOV/3GP/M4A) file's index says it holds. ffmpeg's
+ * mov demuxer derives each stream's bit rate from its sample-size table and duration, so
+ * `bit_rate * duration / 8` is that stream's sample bytes. Other containers estimate bit rates,
+ * so there the answer is `undefined` (unknown).
+ */
+export function declaredSampleBytes(json: ProbeJson): number | undefined {
+  if (!json.format?.format_name?.split(',').includes('mov')) return undefined;
+  let total = 0;
+  for (const stream of json.streams ?? []) total += (number(stream.bit_rate) * number(stream.duration)) / 8;
+  return total;
+}
+
+/**
+ * Refuses a source whose index promises far more sample bytes than the file holds: an upload cut
+ * short. Its header probes as a healthy video, so without this check a thumbnail past the cut
+ * fails late and a transcode streams a 200 that silently stops halfway.
+ *
+ * @throws UnprocessableError (422, `truncated_source`)
+ */
+export function assertNotTruncated(json: ProbeJson, size: number): void {
+  const declared = declaredSampleBytes(json);
+  if (declared === undefined || size <= 0) return;
+  if (declared > size * TRUNCATION_TOLERANCE + TRUNCATION_SLACK_BYTES) {
+    throw new UnprocessableError(
+      `The source is truncated: its index lists ${Math.round(declared)} bytes of samples but the file has ${size} bytes`,
+      'truncated_source',
+    );
+  }
+}
+
+/**
+ * Turns ffprobe's JSON into `MediaInfo`. Pure, so it is tested without ffprobe.
+ *
+ * @throws UnprocessableError (422) when the file is truncated (see `assertNotTruncated`).
+ */
 export function parseProbeOutput(json: ProbeJson, size: number): MediaInfo {
+  assertNotTruncated(json, size);
   const streams = json.streams ?? [];
   const videoStream = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   const audioStream = streams.find((s) => s.codec_type === 'audio');

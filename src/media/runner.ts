@@ -32,12 +32,21 @@ export interface RunningProcess {
   kill(): void;
 }
 
+/** Children whose stdio has closed: their process group may be reused, so it is never signalled again. */
+const closed = new WeakSet<ChildProcess>();
+
+/**
+ * Signals the child's whole process group. The leader having exited is not enough to skip it: a
+ * wrapper script's ffmpeg (or anything else in the group) may still run and hold the pipes, so the
+ * group is signalled until the child's stdio has closed.
+ */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (child.pid === undefined || closed.has(child)) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
-    child.kill(signal);
+    // ESRCH: the group is already gone. Fall back to the leader in case the group never formed.
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   }
 }
 
@@ -46,13 +55,23 @@ export function liveChildCount(): number {
   return live.size;
 }
 
-/** Kills every child this process started and waits (bounded) for them to exit. */
+/** Process ids of the children alive now (each is also its process group id). */
+export function liveChildPids(): number[] {
+  return [...live].flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
+}
+
+/**
+ * Kills every child this process started: SIGTERM to each process group, SIGKILL to whatever is
+ * left after `graceMs`, then waits (bounded) until each child has been reaped.
+ */
 export async function killAllChildren(graceMs = 2000): Promise<void> {
-  const children = [...live];
-  for (const child of children) killGroup(child, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  for (const child of live) killGroup(child, 'SIGTERM');
+  const waitUntil = async (deadline: number) => {
+    while (live.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  };
+  await waitUntil(Date.now() + graceMs);
   for (const child of live) killGroup(child, 'SIGKILL');
+  await waitUntil(Date.now() + 2000);
 }
 
 /**
@@ -60,7 +79,10 @@ export async function killAllChildren(graceMs = 2000): Promise<void> {
  * the child stalls on a full pipe) and await `done`.
  */
 export function startProcess(command: string, args: readonly string[], options: RunOptions): RunningProcess {
-  const child = spawn(command, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, {
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   live.add(child);
   if (options.stdin && child.stdin) {
     // A step that exits early (or is killed) closes its stdin; that is not an error of the feeder.
@@ -80,7 +102,10 @@ export function startProcess(command: string, args: readonly string[], options: 
   timer.unref();
   const onAbort = () => {
     const reason = options.signal?.reason;
-    failure = reason instanceof ProxyError ? reason : new RenderError('Transformation was cancelled', '', { cause: reason });
+    failure =
+      reason instanceof ProxyError
+        ? reason
+        : new RenderError('Transformation was cancelled', '', { cause: reason });
     killGroup(child);
   };
   if (options.signal?.aborted) onAbort();
@@ -89,18 +114,26 @@ export function startProcess(command: string, args: readonly string[], options: 
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       failure ??= new RenderError(
-        error.code === 'ENOENT' ? `${command} was not found; install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH` : `Could not start ${command}`,
+        error.code === 'ENOENT'
+          ? `${command} was not found; install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH`
+          : `Could not start ${command}`,
         '',
         { cause: error },
       );
     });
     child.once('close', (code, signal) => {
+      closed.add(child);
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       live.delete(child);
       if (failure) reject(failure);
       else if (code === 0) resolve();
-      else reject(new RenderError('The transformation failed while encoding', `${stderrTail}`.trim(), { cause: { code, signal } }));
+      else
+        reject(
+          new RenderError('The transformation failed while encoding', `${stderrTail}`.trim(), {
+            cause: { code, signal },
+          }),
+        );
     });
   });
   // A caller that never awaits `done` must not crash the process with an unhandled rejection.
@@ -109,7 +142,11 @@ export function startProcess(command: string, args: readonly string[], options: 
 }
 
 /** Runs a command to completion and returns everything it wrote to stdout. */
-export async function runToBuffer(command: string, args: readonly string[], options: RunOptions): Promise<Buffer> {
+export async function runToBuffer(
+  command: string,
+  args: readonly string[],
+  options: RunOptions,
+): Promise<Buffer> {
   const proc = startProcess(command, args, options);
   const chunks: Buffer[] = [];
   proc.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -121,7 +158,11 @@ export async function runToBuffer(command: string, args: readonly string[], opti
  * Runs `command` once per argv in `steps` as a pipe chain (each step's stdout feeds the next
  * step's stdin) and returns the last step's stdout. Any failing step kills the whole chain.
  */
-export async function runPipelineToBuffer(command: string, steps: readonly (readonly string[])[], options: RunOptions): Promise<Buffer> {
+export async function runPipelineToBuffer(
+  command: string,
+  steps: readonly (readonly string[])[],
+  options: RunOptions,
+): Promise<Buffer> {
   const procs: RunningProcess[] = [];
   let previous: Readable | undefined;
   for (const args of steps) {

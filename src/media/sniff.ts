@@ -5,7 +5,18 @@
  */
 
 /** Demuxers the proxy lets ffmpeg use, keyed by what the bytes look like. */
-export type Demuxer = 'mov' | 'matroska' | 'mpeg' | 'mpegts' | 'ogg' | 'avi' | 'hevc' | 'h264' | 'flv' | 'mp3' | 'wav';
+export type Demuxer =
+  | 'mov'
+  | 'matroska'
+  | 'mpeg'
+  | 'mpegts'
+  | 'ogg'
+  | 'avi'
+  | 'hevc'
+  | 'h264'
+  | 'flv'
+  | 'mp3'
+  | 'wav';
 
 /** How many leading bytes `sniffDemuxer` wants to see. */
 export const SNIFF_BYTES = 4096;
@@ -17,8 +28,11 @@ function ascii(head: Buffer, start: number, length: number): string {
 }
 
 function looksLikeMpegTs(head: Buffer, packetSize: number, offset: number): boolean {
-  if (head.length < offset + packetSize * 2 + 1) return head.length > offset && head[offset] === 0x47 && head.length < 400;
-  return head[offset] === 0x47 && head[offset + packetSize] === 0x47 && head[offset + packetSize * 2] === 0x47;
+  if (head.length < offset + packetSize * 2 + 1)
+    return head.length > offset && head[offset] === 0x47 && head.length < 400;
+  return (
+    head[offset] === 0x47 && head[offset + packetSize] === 0x47 && head[offset + packetSize * 2] === 0x47
+  );
 }
 
 /** True when the bytes start with an Annex B start code followed by an HEVC VPS/SPS/PPS/AUD NAL. */
