@@ -81,6 +81,7 @@ export function wantsOriginal(request: ProxyRequest): boolean {
 export function planRequest(request: ProxyRequest, info: MediaInfo, limits: PlanLimits, auto: AutoFormat = 'mp4'): TransformPlan {
   switch (request.suffix.kind) {
     case 'metadata':
+      checkSourceLimits(info, limits);
       return { kind: 'metadata' };
     case 'thumbnail':
       checkSourceLimits(info, limits);
