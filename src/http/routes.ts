@@ -135,6 +135,9 @@ export function createHttpApp(deps: HttpDeps): Hono {
     let kind = 'unknown';
     let response: Response;
     try {
+      if (deps.isStopping()) {
+        throw new ProxyError(503, 'shutting_down', 'This node is shutting down; retry the request', { headers: { 'Retry-After': '1' } });
+      }
       const url = new URL(c.req.url);
       let pathname = url.pathname;
       if (deps.basePath) {
