@@ -48,6 +48,8 @@ export interface Config {
   namedTransformations: NamedTransformations;
   /** Segment length for HLS/DASH, seconds. */
   segmentSeconds: number;
+  /** Serve the playground page at `/playground` (and redirect `/` there). */
+  playground: boolean;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -215,6 +217,7 @@ export const SETTINGS = {
   cacheControl: { name: 'CACHE_CONTROL', fallback: 'public, max-age=31536000, immutable', parse: text },
   namedTransformations: { name: 'NAMED_TRANSFORMATIONS', fallback: '{}', parse: parseNamed },
   segmentSeconds: { name: 'SEGMENT_SECONDS', fallback: '4', parse: integer(1, 30) },
+  playground: { name: 'PLAYGROUND', fallback: 'true', parse: boolean },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -284,5 +287,6 @@ export function loadConfig(env: Env = process.env): Config {
     cacheControl: v.cacheControl!,
     namedTransformations: v.namedTransformations ?? {},
     segmentSeconds: v.segmentSeconds!,
+    playground: v.playground ?? true,
   };
 }
