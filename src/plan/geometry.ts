@@ -41,7 +41,27 @@ function roundSize(value: number, even: boolean): number {
   return Math.max(1, Math.round(value));
 }
 
-function resolveDimension(dim: Dimension | undefined, source: number, vars: { iw: number; ih: number }, name: string): number | undefined {
+// Float products such as 1280 * (225 / 720) land a hair off the integer they mean.
+const EPSILON = 1e-6;
+
+/** Rounds down, so a size that must stay inside a box (`at_max`) never grows past it. */
+function floorSize(value: number, even: boolean): number {
+  if (even) return Math.max(2, Math.floor(value / 2 + EPSILON) * 2);
+  return Math.max(1, Math.floor(value + EPSILON));
+}
+
+/** Rounds up, so a size that must cover a box (`at_least`) never falls short of it. */
+function ceilSize(value: number, even: boolean): number {
+  if (even) return Math.max(2, Math.ceil(value / 2 - EPSILON) * 2);
+  return Math.max(1, Math.ceil(value - EPSILON));
+}
+
+function resolveDimension(
+  dim: Dimension | undefined,
+  source: number,
+  vars: { iw: number; ih: number },
+  name: string,
+): number | undefined {
   if (!dim) return undefined;
   let value: number;
   if (dim.kind === 'px') value = dim.value;
@@ -50,17 +70,31 @@ function resolveDimension(dim: Dimension | undefined, source: number, vars: { iw
   if (!Number.isFinite(value) || value < 1) {
     throw new BadRequestError(`Parameter '${name}' resolves to ${value}, which is not a positive size`, name);
   }
-  if (value > MAX_SIDE) throw new BadRequestError(`Parameter '${name}' resolves to ${Math.round(value)} px; the maximum is ${MAX_SIDE}`, name);
+  if (value > MAX_SIDE)
+    throw new BadRequestError(
+      `Parameter '${name}' resolves to ${Math.round(value)} px; the maximum is ${MAX_SIDE}`,
+      name,
+    );
   return value;
 }
 
-/** Where a smaller box sits inside a larger one for a focus. */
-function focusOffset(focus: Focus, outer: { width: number; height: number }, inner: { width: number; height: number }) {
-  const freeX = outer.width - inner.width;
-  const freeY = outer.height - inner.height;
-  const x = focus.includes('left') ? 0 : focus.includes('right') ? freeX : Math.floor(freeX / 2);
-  const y = focus.startsWith('top') ? 0 : focus.startsWith('bottom') ? freeY : Math.floor(freeY / 2);
-  return { x: Math.max(0, x), y: Math.max(0, y) };
+/**
+ * Where a smaller box sits inside a larger one for a focus. With `even`, offsets are even too:
+ * ffmpeg's crop and pad silently round odd offsets down on yuv420p frames, so an odd offset
+ * here would plan a picture one pixel away from the one encoded.
+ */
+function focusOffset(
+  focus: Focus,
+  outer: { width: number; height: number },
+  inner: { width: number; height: number },
+  even: boolean,
+) {
+  const freeX = Math.max(0, outer.width - inner.width);
+  const freeY = Math.max(0, outer.height - inner.height);
+  const half = (free: number) => (even ? Math.floor(free / 4) * 2 : Math.floor(free / 2));
+  const x = focus.includes('left') ? 0 : focus.includes('right') ? freeX : half(freeX);
+  const y = focus.startsWith('top') ? 0 : focus.startsWith('bottom') ? freeY : half(freeY);
+  return { x, y };
 }
 
 /**
@@ -105,7 +139,7 @@ export function planGeometry(
       const cropH = roundSize(Math.min(boxH, height), even);
       const cropW2 = Math.min(cropW, even ? width - (width % 2) : width);
       const cropH2 = Math.min(cropH, even ? height - (height % 2) : height);
-      const at = focusOffset(focus, { width, height }, { width: cropW2, height: cropH2 });
+      const at = focusOffset(focus, { width, height }, { width: cropW2, height: cropH2 }, even);
       ops.push({ op: 'crop', x: at.x, y: at.y, width: cropW2, height: cropH2 });
       width = cropW2;
       height = cropH2;
@@ -113,7 +147,7 @@ export function planGeometry(
         const padW = roundSize(boxW, even);
         const padH = roundSize(boxH, even);
         if (padW > width || padH > height) {
-          const off = focusOffset('center', { width: padW, height: padH }, { width, height });
+          const off = focusOffset('center', { width: padW, height: padH }, { width, height }, even);
           ops.push({ op: 'pad', width: padW, height: padH, x: off.x, y: off.y, color: background });
           width = padW;
           height = padH;
@@ -133,15 +167,17 @@ export function planGeometry(
         const innerW = Math.min(boxW, roundSize(width * scale, even));
         const innerH = Math.min(boxH, roundSize(height * scale, even));
         ops.push({ op: 'resize', width: innerW, height: innerH });
-        const at = focusOffset(focus, { width: boxW, height: boxH }, { width: innerW, height: innerH });
-        if (innerW !== boxW || innerH !== boxH) ops.push({ op: 'pad', width: boxW, height: boxH, x: at.x, y: at.y, color: background });
+        const at = focusOffset(focus, { width: boxW, height: boxH }, { width: innerW, height: innerH }, even);
+        if (innerW !== boxW || innerH !== boxH)
+          ops.push({ op: 'pad', width: boxW, height: boxH, x: at.x, y: at.y, color: background });
         width = boxW;
         height = boxH;
       } else if (mode === 'at_max' || mode === 'at_least') {
         // at_max fits inside the box without enlarging; at_least covers the box without cropping.
-        const scale = mode === 'at_max' ? Math.min(scaleW, scaleH, 1) : Math.max(scaleW, scaleH);
-        const newW = roundSize(width * scale, even);
-        const newH = roundSize(height * scale, even);
+        const fit = mode === 'at_max';
+        const scale = fit ? Math.min(scaleW, scaleH, 1) : Math.max(scaleW, scaleH);
+        const newW = fit ? floorSize(width * scale, even) : ceilSize(width * scale, even);
+        const newH = fit ? floorSize(height * scale, even) : ceilSize(height * scale, even);
         if (newW !== width || newH !== height) ops.push({ op: 'resize', width: newW, height: newH });
         width = newW;
         height = newH;
@@ -152,7 +188,12 @@ export function planGeometry(
         const coverH = Math.max(boxH, roundSize(height * scale, even));
         ops.push({ op: 'resize', width: coverW, height: coverH });
         if (coverW !== boxW || coverH !== boxH) {
-          const at = focusOffset(focus, { width: coverW, height: coverH }, { width: boxW, height: boxH });
+          const at = focusOffset(
+            focus,
+            { width: coverW, height: coverH },
+            { width: boxW, height: boxH },
+            even,
+          );
           ops.push({ op: 'crop', x: at.x, y: at.y, width: boxW, height: boxH });
         }
         width = boxW;
@@ -162,8 +203,9 @@ export function planGeometry(
       // One side given: scale keeping the aspect ratio (at_max never enlarges).
       const scale = targetW !== undefined ? targetW / width : targetH! / height;
       const applied = mode === 'at_max' ? Math.min(scale, 1) : scale;
-      const newW = roundSize(width * applied, even);
-      const newH = roundSize(height * applied, even);
+      const size = mode === 'at_max' ? floorSize : roundSize;
+      const newW = size(width * applied, even);
+      const newH = size(height * applied, even);
       if (newW !== width || newH !== height) ops.push({ op: 'resize', width: newW, height: newH });
       width = newW;
       height = newH;
@@ -177,7 +219,10 @@ export function planGeometry(
   }
 
   if (params.r !== undefined) {
-    const radius = params.r === 'max' ? Math.floor(Math.min(width, height) / 2) : Math.min(params.r, Math.floor(Math.min(width, height) / 2));
+    const radius =
+      params.r === 'max'
+        ? Math.floor(Math.min(width, height) / 2)
+        : Math.min(params.r, Math.floor(Math.min(width, height) / 2));
     if (radius > 0) ops.push({ op: 'round', radius, color: background });
   }
   if (params.b) {

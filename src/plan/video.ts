@@ -46,18 +46,26 @@ export function chooseAutoFormat(userAgent: string | undefined): AutoFormat {
   return 'mp4';
 }
 
-/** Maps ImageKit's q (1..100) to a constant rate factor per codec; q50 is each encoder's usual default. */
+/**
+ * CRF at q1, q50 and q100 per codec. q50 (ImageKit's default) is each encoder's usual default;
+ * q1 is the worst the encoder allows; q100 is visually lossless, not the enormous files of CRF 0.
+ */
+const CRF_ANCHORS: Record<
+  Exclude<VideoPlan['videoCodec'], 'none'>,
+  { q1: number; q50: number; q100: number }
+> = {
+  h264: { q1: 51, q50: 23, q100: 17 },
+  vp9: { q1: 63, q50: 32, q100: 15 },
+  av1: { q1: 63, q50: 35, q100: 18 },
+};
+
+/** Maps ImageKit's q (1..100) to a constant rate factor per codec: piecewise linear through q50. */
 export function crfFor(codec: VideoPlan['videoCodec'], quality: number): number {
-  switch (codec) {
-    case 'h264':
-      return Math.round(51 - quality * 0.56); // q50 -> 23 (x264's default), q100 -> 17
-    case 'vp9':
-      return Math.round(63 - quality * 0.62); // q50 -> 32, q100 -> 1
-    case 'av1':
-      return Math.round(63 - quality * 0.6); // q50 -> 33
-    case 'none':
-      return 0;
-  }
+  if (codec === 'none') return 0;
+  const { q1, q50, q100 } = CRF_ANCHORS[codec];
+  const q = Math.min(100, Math.max(1, quality));
+  const crf = q <= 50 ? q1 + ((q - 1) * (q50 - q1)) / 49 : q50 + ((q - 50) * (q100 - q50)) / 50;
+  return Math.round(crf);
 }
 
 function contentTypeFor(container: VideoContainer, hasVideo: boolean): string {
@@ -65,25 +73,67 @@ function contentTypeFor(container: VideoContainer, hasVideo: boolean): string {
   return hasVideo ? 'video/mp4' : 'audio/mp4';
 }
 
-/** Resolves container and codecs from f, vc and ac (already validated as a combination by the parser). */
+/** Codecs each container may carry (design §1: mp4+h264/av1+aac, webm+vp9/av1+opus). */
+const CONTAINER_CODECS: Record<
+  VideoContainer,
+  { video: readonly VideoCodec[]; audio: readonly AudioCodec[] }
+> = {
+  mp4: { video: ['h264', 'av1', 'none'], audio: ['aac', 'none'] },
+  webm: { video: ['vp9', 'av1', 'none'], audio: ['opus', 'none'] },
+};
+
+function otherContainer(container: VideoContainer): VideoContainer {
+  return container === 'mp4' ? 'webm' : 'mp4';
+}
+
+/**
+ * The container an explicit codec demands (h264/aac only fit mp4, vp9/opus only webm). It wins
+ * over `f-auto` and `f-orig`, so `f-auto,vc-h264` is mp4 for every client instead of a 400 for
+ * the ones `f-auto` would give webm.
+ */
+function pinnedContainer(params: TransformParams): VideoContainer | undefined {
+  const byVideo = params.vc === 'h264' ? 'mp4' : params.vc === 'vp9' ? 'webm' : undefined;
+  const byAudio = params.ac === 'aac' ? 'mp4' : params.ac === 'opus' ? 'webm' : undefined;
+  if (byVideo && byAudio && byVideo !== byAudio) {
+    // Named as the URL parser names it, so the same URL gives the same 400 from either check.
+    throw new BadRequestError(`vc-${params.vc} and ac-${params.ac} share no output container`, 'ac');
+  }
+  return byVideo ?? byAudio;
+}
+
+/**
+ * Resolves container and codecs from f, vc and ac. The combination is checked as asked, before
+ * the source's streams are considered, so a URL is valid or invalid whatever file it names; a
+ * stream the source lacks is then simply not produced.
+ */
 function chooseFormat(params: TransformParams, info: MediaInfo, auto: AutoFormat) {
-  let container: VideoContainer;
-  if (params.f === 'webm') container = 'webm';
-  else if (params.f === 'mp4') container = 'mp4';
-  else if (params.f === 'auto') container = auto;
-  else if (params.f === 'orig') container = /webm|matroska/.test(info.formatName) ? 'webm' : 'mp4';
-  else if (params.vc === 'vp9' || params.ac === 'opus') container = 'webm';
-  else container = 'mp4';
-  const defaultVideo = container === 'webm' ? 'vp9' : 'h264';
-  const defaultAudio = container === 'webm' ? 'opus' : 'aac';
-  const videoCodec = info.video ? (params.vc ?? defaultVideo) : 'none';
-  const audioCodec = info.audio ? (params.ac ?? defaultAudio) : 'none';
-  if (container === 'mp4' && (videoCodec === 'vp9' || audioCodec === 'opus')) {
-    throw new BadRequestError(`An mp4 output cannot carry ${videoCodec === 'vp9' ? 'vp9' : 'opus'}; use f-webm`, 'f');
+  const container: VideoContainer =
+    params.f === 'mp4' || params.f === 'webm'
+      ? params.f
+      : (pinnedContainer(params) ??
+        (params.f === 'auto'
+          ? auto
+          : params.f === 'orig' && /webm|matroska/.test(info.formatName)
+            ? 'webm'
+            : 'mp4'));
+  const requestedVideo: VideoCodec = params.vc ?? (container === 'webm' ? 'vp9' : 'h264');
+  const requestedAudio: AudioCodec = params.ac ?? (container === 'webm' ? 'opus' : 'aac');
+  const allowed = CONTAINER_CODECS[container];
+  const suggestion = `f-${otherContainer(container)}`;
+  if (!allowed.video.includes(requestedVideo)) {
+    throw new BadRequestError(
+      `A ${container} output cannot carry vc-${requestedVideo} (it takes ${allowed.video.join(', ')}); use ${suggestion}`,
+      'vc',
+    );
   }
-  if (container === 'webm' && (videoCodec === 'h264' || audioCodec === 'aac')) {
-    throw new BadRequestError(`A webm output cannot carry ${videoCodec === 'h264' ? 'h264' : 'aac'}; use f-mp4`, 'f');
+  if (!allowed.audio.includes(requestedAudio)) {
+    throw new BadRequestError(
+      `A ${container} output cannot carry ac-${requestedAudio} (it takes ${allowed.audio.join(', ')}); use ${suggestion}`,
+      'ac',
+    );
   }
+  const videoCodec = info.video ? requestedVideo : 'none';
+  const audioCodec = info.audio ? requestedAudio : 'none';
   return { container, videoCodec, audioCodec } as const;
 }
 
@@ -91,11 +141,18 @@ function chooseFormat(params: TransformParams, info: MediaInfo, auto: AutoFormat
  * Plans a video transformation. Pure: everything comes from the parsed parameters, the probe,
  * the limits and the client's `f-auto` choice.
  */
-export function planVideo(params: TransformParams, info: MediaInfo, limits: PlanLimits, auto: AutoFormat): VideoPlan {
+export function planVideo(
+  params: TransformParams,
+  info: MediaInfo,
+  limits: PlanLimits,
+  auto: AutoFormat,
+): VideoPlan {
   const { container, videoCodec, audioCodec } = chooseFormat(params, info, auto);
   if (videoCodec === 'none' && audioCodec === 'none') {
     throw new UnsupportedMediaError(
-      info.video ? 'The request removes both video and audio (vc-none with a silent source)' : 'The source has no video or audio to keep',
+      info.video
+        ? 'The request removes both video and audio (vc-none with a silent source)'
+        : 'The source has no video or audio to keep',
     );
   }
   const duration = info.duration;
@@ -103,15 +160,24 @@ export function planVideo(params: TransformParams, info: MediaInfo, limits: Plan
   const end = resolveTime(params.eo, duration, 'eo');
   const length = resolveTime(params.du, duration, 'du');
   if (duration > 0 && start >= duration) {
-    throw new BadRequestError(`Parameter 'so' is ${start} s but the video lasts ${duration.toFixed(2)} s`, 'so');
+    throw new BadRequestError(
+      `Parameter 'so' is ${start} s but the video lasts ${duration.toFixed(2)} s`,
+      'so',
+    );
   }
-  if (end !== undefined && end <= start) throw new BadRequestError(`Parameter 'eo' (${end} s) must be after the start (${start} s)`, 'eo');
-  if (length !== undefined && length <= 0) throw new BadRequestError(`Parameter 'du' must be greater than 0`, 'du');
+  if (end !== undefined && end <= start)
+    throw new BadRequestError(`Parameter 'eo' (${end} s) must be after the start (${start} s)`, 'eo');
+  if (length !== undefined && length <= 0)
+    throw new BadRequestError(`Parameter 'du' must be greater than 0`, 'du');
   let outDuration = end !== undefined ? end - start : length;
   if (outDuration !== undefined && duration > 0 && start + outDuration >= duration) outDuration = undefined;
   let geometry = { ops: [] as GeometryOp[], width: 0, height: 0 };
   if (videoCodec !== 'none' && info.video) {
-    geometry = planGeometry(params, info.video, { even: true, defaultBackground: '000000', maxOutputPixels: limits.maxOutputPixels });
+    geometry = planGeometry(params, info.video, {
+      even: true,
+      defaultBackground: '000000',
+      maxOutputPixels: limits.maxOutputPixels,
+    });
   }
   const quality = params.q ?? DEFAULT_VIDEO_QUALITY;
   return {
