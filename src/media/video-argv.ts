@@ -1,6 +1,6 @@
 import type { GeometryOp } from '../plan/geometry.js';
 import type { VideoPlan } from '../plan/video.js';
-import { type SourceInput, inputArgs, seconds } from './argv.js';
+import { inputArgs, type SourceInput, seconds } from './argv.js';
 
 /** x264 preset for on-the-fly transcodes: fast enough to stay ahead of a viewer on 2 cores. */
 export const X264_PRESET = 'veryfast';
@@ -24,14 +24,18 @@ export function videoFilterGraph(ops: readonly GeometryOp[]): string {
   let graph = '';
   let label = 0;
   const flush = () => {
-    if (chain.length) graph += (graph ? ';' : '') + `[${label === 0 ? '0:v:0' : `v${label}`}]${chain.join(',')}[v${label + 1}]`;
+    if (chain.length)
+      graph +=
+        (graph ? ';' : '') + `[${label === 0 ? '0:v:0' : `v${label}`}]${chain.join(',')}[v${label + 1}]`;
     if (chain.length) label++;
     chain.length = 0;
   };
   for (const op of ops) {
     switch (op.op) {
       case 'rotate':
-        chain.push(op.degrees === 90 ? 'transpose=clock' : op.degrees === 270 ? 'transpose=cclock' : 'hflip,vflip');
+        chain.push(
+          op.degrees === 90 ? 'transpose=clock' : op.degrees === 270 ? 'transpose=cclock' : 'hflip,vflip',
+        );
         break;
       case 'resize':
         chain.push(`scale=${op.width}:${op.height}:flags=bicubic`, 'setsar=1');
@@ -46,7 +50,10 @@ export function videoFilterGraph(ops: readonly GeometryOp[]): string {
         chain.push(`pad=iw+${op.width * 2}:ih+${op.width * 2}:${op.width}:${op.width}:color=0x${op.color}`);
         break;
       case 'round': {
-        chain.push('format=yuva420p', `geq=lum='p(X,Y)':cb='p(X,Y)':cr='p(X,Y)':a='${roundedAlpha(op.radius)}'`);
+        chain.push(
+          'format=yuva420p',
+          `geq=lum='p(X,Y)':cb='p(X,Y)':cr='p(X,Y)':a='${roundedAlpha(op.radius)}'`,
+        );
         const input = label === 0 ? '0:v:0' : `v${label}`;
         graph += `${graph ? ';' : ''}[${input}]${chain.join(',')}[fg${label}];color=c=0x${op.color}:s=2x2[bg${label}];[bg${label}][fg${label}]scale2ref[bgs${label}][fgs${label}];[bgs${label}][fgs${label}]overlay=shortest=1:format=auto[v${label + 1}]`;
         label++;
@@ -63,9 +70,39 @@ export function videoFilterGraph(ops: readonly GeometryOp[]): string {
 function videoEncoderArgs(plan: VideoPlan): string[] {
   switch (plan.videoCodec) {
     case 'h264':
-      return ['-c:v', 'libx264', '-preset', X264_PRESET, '-crf', String(plan.crf), '-profile:v', 'high', '-g', '60', '-keyint_min', '30', '-sc_threshold', '0'];
+      return [
+        '-c:v',
+        'libx264',
+        '-preset',
+        X264_PRESET,
+        '-crf',
+        String(plan.crf),
+        '-profile:v',
+        'high',
+        '-g',
+        '60',
+        '-keyint_min',
+        '30',
+        '-sc_threshold',
+        '0',
+      ];
     case 'vp9':
-      return ['-c:v', 'libvpx-vp9', '-crf', String(plan.crf), '-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-g', '60'];
+      return [
+        '-c:v',
+        'libvpx-vp9',
+        '-crf',
+        String(plan.crf),
+        '-b:v',
+        '0',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-row-mt',
+        '1',
+        '-g',
+        '60',
+      ];
     case 'av1':
       return ['-c:v', 'libsvtav1', '-crf', String(plan.crf), '-preset', '10', '-g', '60'];
     case 'none':
@@ -88,7 +125,14 @@ function muxerArgs(plan: VideoPlan): string[] {
   if (plan.container === 'mp4') {
     // Fragmented MP4 written strictly forward: the bytes streamed to the first viewer are the
     // bytes that get cached, so ETag and later Range requests agree with what was streamed.
-    return ['-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', String(FRAGMENT_MICROSECONDS), '-f', 'mp4'];
+    return [
+      '-movflags',
+      '+frag_keyframe+empty_moov+default_base_moof',
+      '-frag_duration',
+      String(FRAGMENT_MICROSECONDS),
+      '-f',
+      'mp4',
+    ];
   }
   return ['-cluster_time_limit', '1000', '-f', 'webm'];
 }
