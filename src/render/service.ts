@@ -545,7 +545,8 @@ export class RenderService {
 /** The JSON document `/ik-metadata.json` returns. */
 export function metadataDocument(info: MediaInfo, stat: SourceStat) {
   return {
-    duration: Math.round(info.duration * 1000) / 1000,
+    // Raw elementary streams carry no duration; say unknown rather than a false 0.
+    duration: info.duration > 0 ? Math.round(info.duration * 1000) / 1000 : null,
     width: info.video?.width ?? null,
     height: info.video?.height ?? null,
     rotation: info.video?.rotation ?? 0,

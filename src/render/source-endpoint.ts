@@ -4,6 +4,21 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { Origin, SourceStat } from '../origin/types.js';
 
+/** First window after a seek: enough for a container header or a keyframe's neighbourhood. */
+const FIRST_WINDOW_BYTES = 256 * 1024;
+/** Windows double while ffmpeg keeps reading sequentially, up to this size. */
+const MAX_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/** What the endpoint remembers per grant: the source, its first failure, the read pattern. */
+interface GrantState {
+  path: string;
+  stat: SourceStat;
+  failure?: unknown;
+  /** Where the last window ended + 1: a request starting there continues a sequential read. */
+  nextStart: number;
+  window: number;
+}
+
 /** Access for one job to one source. */
 export interface SourceGrant {
   url: string;
@@ -22,7 +37,7 @@ export interface SourceGrant {
 export class SourceEndpoint {
   readonly #server: Server;
   readonly #origin: Origin;
-  readonly #grants = new Map<string, { path: string; stat: SourceStat; failure?: unknown }>();
+  readonly #grants = new Map<string, GrantState>();
   #port = 0;
 
   private constructor(origin: Origin) {
@@ -47,7 +62,7 @@ export class SourceEndpoint {
   /** Grants ffmpeg access to one source until `release` is called. */
   grant(path: string, stat: SourceStat): SourceGrant {
     const token = randomBytes(16).toString('hex');
-    const grant: { path: string; stat: SourceStat; failure?: unknown } = { path, stat };
+    const grant: GrantState = { path, stat, nextStart: -1, window: FIRST_WINDOW_BYTES };
     this.#grants.set(token, grant);
     return {
       url: `http://127.0.0.1:${this.#port}/s/${token}`,
@@ -72,16 +87,26 @@ export class SourceEndpoint {
     const size = grant.stat.size;
     const match = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = match ? Number(match[1]) : 0;
-    const end = match?.[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
-    if (start >= size || end < start) {
+    const asked = match?.[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
+    if (start >= size || asked < start) {
       res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
       return;
     }
-    res.writeHead(match ? 206 : 200, {
+    // ffmpeg asks for `bytes=N-` (to the end) and hangs up when it seeks; the kernel would have
+    // soaked up megabytes by then. So every answer is one window: a 206 shorter than asked, after
+    // which ffmpeg (`-reconnect 1`) asks for the next bytes itself. Reading on where the last
+    // window ended doubles the window, so a transcode streams in large reads while a seek for a
+    // thumbnail costs a few hundred kilobytes.
+    const sequential = start === grant.nextStart;
+    const window = sequential ? Math.min(grant.window * 2, MAX_WINDOW_BYTES) : FIRST_WINDOW_BYTES;
+    const end = Math.min(asked, start + window - 1);
+    grant.window = window;
+    grant.nextStart = end + 1;
+    res.writeHead(206, {
       'Accept-Ranges': 'bytes',
       'Content-Length': String(end - start + 1),
       'Content-Type': 'application/octet-stream',
-      ...(match ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
+      'Content-Range': `bytes ${start}-${end}/${size}`,
     });
     if (req.method === 'HEAD') {
       res.end();

@@ -154,18 +154,16 @@ async function coldBytes(url: string): Promise<{ status: number; fromS3: number;
 }
 
 describe('a thumbnail in the middle of a large S3 object reads only part of it', () => {
-  // BUG (src/render/source-endpoint.ts): ffmpeg asks the loopback endpoint for open-ended ranges
-  // (`bytes=X-`) and the endpoint passes them on as open-ended origin reads, so each connection
-  // streams megabytes into socket buffers before ffmpeg hangs up. Measured: 35-50% of the object by
-  // the proxy's own CountingOrigin and ~60-70% by what S3 sent. A cold metadata request has the
-  // same over-read (10-35% of this object, varying run to run), so it gets no byte bound here.
-  test.fails.each([
+  // The source endpoint answers ffmpeg in windows (a 206 shorter than asked, ffmpeg reconnects
+  // for more), so a seek wastes at most one small window instead of what the kernel buffers.
+  test.each([
     { tr: 'so-30,w-300', label: 'so-30' },
     { tr: 'so-idu_mul_0.5,w-200', label: 'half the duration' },
   ])(
     `a cold thumbnail at $label of the ${LARGE_FIXTURE.duration} s 1080p fixture reads < 25% of the object`,
     async ({ tr }) => {
       const cost = await coldBytes(`/large.mp4/ik-thumbnail.jpg?tr=${tr}`);
+
       expect(cost.status).toBe(200);
       // Something was read (the counters are live), but far from the whole object.
       expect(cost.fromS3).toBeGreaterThan(0);
