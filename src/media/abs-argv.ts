@@ -242,3 +242,22 @@ export function absSegmentArgs(
     ? absAudioSegmentArgs(input, plan, index)
     : absVideoSegmentArgs(input, plan, height, index);
 }
+
+/**
+ * The pipeline whose output carries a track's init segment at the lowest cost. Video: segment 0's
+ * exact encoder settings cut to one frame, since the init (SPS/PPS, sample description) depends on
+ * the settings, not on the pictures; so a player that switches rendition mid-stream waits for one
+ * frame, not a whole extra segment. Audio segments are cheap: segment 0 as it is.
+ */
+export function absInitArgs(input: SourceInput, plan: AbsPlan, height: number): AbsPipeline {
+  const pipeline = absSegmentArgs(input, plan, height, 0);
+  if (height === AUDIO_TRACK_HEIGHT) return pipeline;
+  const steps = pipeline.steps.map((step) => {
+    const frames = step.indexOf('-frames:v');
+    if (frames < 0) return step;
+    const copy = [...step];
+    copy[frames + 1] = '1';
+    return copy;
+  });
+  return { steps };
+}

@@ -6,7 +6,7 @@ import { BadRequestError, OriginError, PayloadTooLargeError, ProxyError, RenderE
 import { mkdir, rm, stat as fileStat } from 'node:fs/promises';
 import nodePath from 'node:path';
 import { frameArgs, probeArgs, remuxWithIndexArgs, type SourceInput } from '../media/argv.js';
-import { absSegmentArgs } from '../media/abs-argv.js';
+import { absInitArgs, absSegmentArgs } from '../media/abs-argv.js';
 import { splitInitAndMedia } from '../media/fmp4.js';
 import { videoArgs } from '../media/video-argv.js';
 import {
@@ -483,7 +483,9 @@ export class RenderService {
         }
         const encoded = await this.#timedJob('segment', hints.priority ?? 'high', () =>
           this.#withSource(request.sourcePath, stat, facts.demuxer, (input) => {
-            const pipeline = absSegmentArgs(input, plan, suffix.height, index);
+            // An init needs only the encoder's settings: a one-frame encode yields the same bytes.
+            const pipeline =
+              suffix.kind === 'abs-init' ? absInitArgs(input, plan, suffix.height) : absSegmentArgs(input, plan, suffix.height, index);
             return runPipelineToBuffer(this.#deps.ffmpegPath, pipeline.steps, { timeoutMs: this.#deps.jobTimeoutMs });
           }),
         );
@@ -491,15 +493,13 @@ export class RenderService {
         const contentType = suffix.height === AUDIO_TRACK_HEIGHT ? 'audio/mp4' : 'video/mp4';
         const initKey = this.#outputKey({ ...request, suffix: { kind: 'abs-init', height: suffix.height } }, stat, hints);
         const segmentKey = this.#outputKey({ ...request, suffix: { kind: 'abs-segment', height: suffix.height, index } }, stat, hints);
-        // One encode yields both halves; keep the other one too, so the player's next request is a hit.
         const initProduced = { meta: { contentType, size: init.length, etag: outputEtag(initKey), lastModified }, body: init };
-        const mediaProduced = { meta: { contentType, size: media.length, etag: outputEtag(segmentKey), lastModified }, body: media };
-        const [wanted, other, otherKey] =
-          suffix.kind === 'abs-init' ? [initProduced, mediaProduced, segmentKey] : [mediaProduced, initProduced, initKey];
-        void this.#deps.cache.put(otherKey, other.meta, { buffer: other.body }).catch((error: unknown) => {
+        if (suffix.kind === 'abs-init') return initProduced;
+        // A segment's encode carries the init too; keep it, so a player switching here hits it.
+        void this.#deps.cache.put(initKey, initProduced.meta, { buffer: init }).catch((error: unknown) => {
           this.#deps.log.warn({ err: error }, 'cache write failed');
         });
-        return wanted;
+        return { meta: { contentType, size: media.length, etag: outputEtag(segmentKey), lastModified }, body: media };
       }
       default:
         throw new UnprocessableError(`'${suffix.kind}' outputs are not available`, 'not_implemented');
