@@ -158,6 +158,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
         query: url.search,
+        signal: c.req.raw.signal,
       });
       response = await respondToDelivery(c, delivery, deps.cacheControl);
     } catch (error) {

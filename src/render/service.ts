@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { CacheMeta, CacheStore, CachedObject } from '../cache/types.js';
-import { BadRequestError, OriginError, PayloadTooLargeError, ProxyError, RenderError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import {
+  BadRequestError,
+  OriginError,
+  PayloadTooLargeError,
+  ProxyError,
+  RenderError,
+  UnprocessableError,
+  UnsupportedMediaError,
+} from '../errors.js';
 import { mkdir, rm, stat as fileStat } from 'node:fs/promises';
 import nodePath from 'node:path';
 import { frameArgs, probeArgs, remuxWithIndexArgs, type SourceInput } from '../media/argv.js';
@@ -88,6 +96,8 @@ export interface ClientHints {
   query?: string;
   /** `low` for work nobody waits for yet (prefetch); it never queues behind viewers. */
   priority?: Priority;
+  /** Aborts when the client goes away; a job nobody waits for any more is cancelled. */
+  signal?: AbortSignal;
 }
 
 /** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
@@ -145,7 +155,8 @@ export class RenderService {
   readonly #facts = new LRUCache<string, SourceFacts>({ max: 5000 });
   readonly #statFlight = new SingleFlight<SourceStat>();
   readonly #factsFlight = new SingleFlight<SourceFacts>();
-  readonly #jobs = new SingleFlight<CachedObject>();
+  /** Thumbnails and segments: cancelled 2 s after their last requester left (e.g. a seek). */
+  readonly #jobs = new SingleFlight<CachedObject>(2000);
   readonly #live = new Map<string, LiveJob>();
 
   constructor(deps: RenderServiceDeps) {
@@ -179,7 +190,12 @@ export class RenderService {
     const hit = await this.#cacheGet(key);
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
     if (request.suffix.kind === 'video') return this.#deliverVideo(key, request, stat, hints);
-    const produce = () => this.#jobs.run(key, () => this.#produceAndStore(key, request, stat, hints));
+    const produce = () =>
+      this.#jobs.run(
+        key,
+        (jobSignal) => this.#produceAndStore(key, request, stat, hints, jobSignal),
+        hints.signal,
+      );
     // A joined prefetch may have been refused a slot; the viewer's own job then queues normally.
     const object = await produce().catch((error: unknown) => {
       if (error instanceof ProxyError && error.code === 'overloaded') return produce();
@@ -196,12 +212,12 @@ export class RenderService {
   #prefetchNext(request: ProxyRequest, stat: SourceStat, hints: ClientHints): void {
     if (request.suffix.kind !== 'abs-segment' || !this.#deps.limiter.hasIdleSlot()) return;
     const next: ProxyRequest = { ...request, suffix: { ...request.suffix, index: request.suffix.index + 1 } };
-    const nextHints: ClientHints = { ...hints, priority: 'low' };
+    const nextHints: ClientHints = { ...hints, priority: 'low', signal: undefined };
     const key = this.#outputKey(next, stat, nextHints);
     if (this.#jobs.peek(key)) return;
     void (async () => {
       if (await this.#cacheGet(key)) return;
-      await this.#jobs.run(key, () => this.#produceAndStore(key, next, stat, nextHints));
+      await this.#jobs.run(key, (jobSignal) => this.#produceAndStore(key, next, stat, nextHints, jobSignal));
     })().catch(() => {
       // Past the last segment, or no idle slot after all: nothing to do.
     });
@@ -217,15 +233,27 @@ export class RenderService {
     let canonical = request.canonical;
     let variant = '';
     if (suffix.kind === 'video' && request.params.f === 'auto') variant = chooseAutoFormat(hints.userAgent);
-    if (suffix.kind === 'hls-master' || suffix.kind === 'dash-manifest' || suffix.kind === 'hls-media') variant = hints.query ?? '';
-    if (suffix.kind === 'abs-init' || suffix.kind === 'abs-segment') canonical = serializeParams({ ...request.params, sr: undefined });
-    return JSON.stringify([request.sourcePath, stat.version, suffix, canonical, variant, this.#deps.segmentSeconds]);
+    if (suffix.kind === 'hls-master' || suffix.kind === 'dash-manifest' || suffix.kind === 'hls-media')
+      variant = hints.query ?? '';
+    if (suffix.kind === 'abs-init' || suffix.kind === 'abs-segment')
+      canonical = serializeParams({ ...request.params, sr: undefined });
+    return JSON.stringify([
+      request.sourcePath,
+      stat.version,
+      suffix,
+      canonical,
+      variant,
+      this.#deps.segmentSeconds,
+    ]);
   }
 
   /** Waits (at most `timeoutMs`) for encodes in progress to finish and store their output. */
   async drain(timeoutMs: number): Promise<void> {
     const pending = [...this.#live.values()].map((job) => job.stored);
-    await Promise.race([Promise.allSettled(pending), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    await Promise.race([
+      Promise.allSettled(pending),
+      new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+    ]);
   }
 
   /** Jobs encoding right now (for tests and metrics). */
@@ -239,7 +267,12 @@ export class RenderService {
    * to finish and then gets an exact 206 from the cache, because a range of an unfinished file
    * has no known total length.
    */
-  async #deliverVideo(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): Promise<Delivery> {
+  async #deliverVideo(
+    key: string,
+    request: ProxyRequest,
+    stat: SourceStat,
+    hints: ClientHints,
+  ): Promise<Delivery> {
     let job = this.#live.get(key);
     if (!job) {
       job = this.#startVideoJob(key, request, stat, hints);
@@ -254,9 +287,14 @@ export class RenderService {
       await job.stored;
       const stored = await this.#cacheGet(key);
       if (stored) return { kind: 'output', object: stored, cacheStatus: 'MISS' };
-      throw new ProxyError(503, 'cache_unavailable', 'The output was made but could not be stored; retry the request', {
-        headers: { 'Retry-After': '1' },
-      });
+      throw new ProxyError(
+        503,
+        'cache_unavailable',
+        'The output was made but could not be stored; retry the request',
+        {
+          headers: { 'Retry-After': '1' },
+        },
+      );
     }
     return { kind: 'live', meta, open: () => live.reader() };
   }
@@ -272,7 +310,10 @@ export class RenderService {
     meta.catch(() => {});
     const live = (async () => {
       await mkdir(this.#deps.workDir, { recursive: true });
-      const tmp = nodePath.join(this.#deps.workDir, `${outputEtag(key).slice(1, -1)}-${process.pid}-${Date.now()}.part`);
+      const tmp = nodePath.join(
+        this.#deps.workDir,
+        `${outputEtag(key).slice(1, -1)}-${process.pid}-${Date.now()}.part`,
+      );
       return LiveOutput.create(tmp);
     })();
     const run = async () => {
@@ -280,7 +321,8 @@ export class RenderService {
       let idleTimer: NodeJS.Timeout | undefined;
       const stopIdle = output.onIdle(() => {
         idleTimer = setTimeout(() => {
-          if (output.readers === 0 && !output.finished) abort.abort(new RenderError('Cancelled: nobody is watching this encode'));
+          if (output.readers === 0 && !output.finished)
+            abort.abort(new RenderError('Cancelled: nobody is watching this encode'));
         }, this.#deps.idleCancelMs ?? 5000);
       });
       try {
@@ -295,22 +337,29 @@ export class RenderService {
           lastModified: stat.lastModified?.getTime() ?? Date.now(),
           headers: request.params.f === 'auto' ? { vary: 'User-Agent' } : undefined,
         };
-        await this.#timedJob('video', 'high', () =>
-          this.#withSource(request.sourcePath, stat, facts.demuxer, async (input) => {
-            const proc = startProcess(this.#deps.ffmpegPath, videoArgs(input, plan), { timeoutMs: this.#deps.jobTimeoutMs, signal: abort.signal });
-            try {
-              for await (const chunk of proc.stdout) {
-                await output.append(chunk as Buffer);
-                resolveMeta(outputMeta);
+        await this.#timedJob(
+          'video',
+          'high',
+          (jobSignal) =>
+            this.#withSource(request.sourcePath, stat, facts.demuxer, async (input) => {
+              const proc = startProcess(this.#deps.ffmpegPath, videoArgs(input, plan), {
+                timeoutMs: this.#deps.jobTimeoutMs,
+                signal: jobSignal,
+              });
+              try {
+                for await (const chunk of proc.stdout) {
+                  await output.append(chunk as Buffer);
+                  resolveMeta(outputMeta);
+                }
+              } catch (error) {
+                proc.kill();
+                await proc.done.catch(() => {});
+                throw error;
               }
-            } catch (error) {
-              proc.kill();
-              await proc.done.catch(() => {});
-              throw error;
-            }
-            await proc.done;
-            if (output.written === 0) throw new RenderError('The encoder produced no output');
-          }),
+              await proc.done;
+              if (output.written === 0) throw new RenderError('The encoder produced no output');
+            }),
+          abort.signal,
         );
         resolveMeta(outputMeta);
         await output.finish();
@@ -320,7 +369,9 @@ export class RenderService {
           // A WebM written to a pipe has no Cues (seek index); remuxing adds them in a second,
           // so the cached file seeks well. The streamed copy therefore carried no ETag.
           file = `${output.path}.webm`;
-          await runToBuffer(this.#deps.ffmpegPath, remuxWithIndexArgs(output.path, file, 'webm'), { timeoutMs: this.#deps.jobTimeoutMs });
+          await runToBuffer(this.#deps.ffmpegPath, remuxWithIndexArgs(output.path, file, 'webm'), {
+            timeoutMs: this.#deps.jobTimeoutMs,
+          });
           size = (await fileStat(file)).size;
           await rm(output.path, { force: true });
         }
@@ -358,14 +409,17 @@ export class RenderService {
         );
       }
       const info = await this.#withSource(path, stat, demuxer, async (input) => {
-        const json = await runToBuffer(this.#deps.ffprobePath, probeArgs(input), { timeoutMs: Math.min(this.#deps.jobTimeoutMs, 30_000) }).catch(
-          (error: unknown) => {
-            if (error instanceof ProxyError && error.code === 'render_failed') {
-              throw new UnsupportedMediaError(`'${path}' could not be read as media; it may be corrupt or truncated`, { cause: error });
-            }
-            throw error;
-          },
-        );
+        const json = await runToBuffer(this.#deps.ffprobePath, probeArgs(input), {
+          timeoutMs: Math.min(this.#deps.jobTimeoutMs, 30_000),
+        }).catch((error: unknown) => {
+          if (error instanceof ProxyError && error.code === 'render_failed') {
+            throw new UnsupportedMediaError(
+              `'${path}' could not be read as media; it may be corrupt or truncated`,
+              { cause: error },
+            );
+          }
+          throw error;
+        });
         return parseProbeOutput(JSON.parse(json.toString('utf8')), stat.size);
       });
       if (!info.video && !info.audio) {
@@ -396,31 +450,51 @@ export class RenderService {
 
   async #readHead(path: string, stat: SourceStat): Promise<Buffer> {
     if (stat.size === 0) throw new UnsupportedMediaError(`'${path}' is empty`);
-    const stream = await this.#deps.origin.read(path, { start: 0, end: Math.min(stat.size, SNIFF_BYTES) - 1 });
+    const stream = await this.#deps.origin.read(path, {
+      start: 0,
+      end: Math.min(stat.size, SNIFF_BYTES) - 1,
+    });
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   }
 
   /** Runs `work` with a loopback URL for the source and surfaces any origin failure behind it. */
-  async #withSource<T>(path: string, stat: SourceStat, demuxer: SourceFacts['demuxer'], work: (input: SourceInput) => Promise<T>): Promise<T> {
+  async #withSource<T>(
+    path: string,
+    stat: SourceStat,
+    demuxer: SourceFacts['demuxer'],
+    work: (input: SourceInput) => Promise<T>,
+  ): Promise<T> {
     const grant: SourceGrant = this.#deps.endpoint.grant(path, stat);
     try {
       const result = await work({ url: grant.url, demuxer });
       const failure = grant.failure();
-      if (failure) throw failure instanceof ProxyError ? failure : new OriginError('The origin failed while the source was read', { cause: failure });
+      if (failure)
+        throw failure instanceof ProxyError
+          ? failure
+          : new OriginError('The origin failed while the source was read', { cause: failure });
       return result;
     } catch (error) {
       const failure = grant.failure();
-      if (failure) throw failure instanceof ProxyError ? failure : new OriginError('The origin failed while the source was read', { cause: failure });
+      if (failure)
+        throw failure instanceof ProxyError
+          ? failure
+          : new OriginError('The origin failed while the source was read', { cause: failure });
       throw error;
     } finally {
       grant.release();
     }
   }
 
-  async #produceAndStore(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): Promise<CachedObject> {
-    const produced = await this.#produce(key, request, stat, hints);
+  async #produceAndStore(
+    key: string,
+    request: ProxyRequest,
+    stat: SourceStat,
+    hints: ClientHints,
+    signal: AbortSignal,
+  ): Promise<CachedObject> {
+    const produced = await this.#produce(key, request, stat, hints, signal);
     try {
       await this.#deps.cache.put(key, produced.meta, { buffer: produced.body });
       const stored = await this.#deps.cache.get(key);
@@ -433,22 +507,44 @@ export class RenderService {
     return bufferObject(produced.meta, produced.body);
   }
 
-  async #produce(key: string, request: ProxyRequest, stat: SourceStat, hints: ClientHints): Promise<Produced> {
+  async #produce(
+    key: string,
+    request: ProxyRequest,
+    stat: SourceStat,
+    hints: ClientHints,
+    signal: AbortSignal,
+  ): Promise<Produced> {
     const facts = await this.facts(request.sourcePath, stat);
     const suffix = request.suffix;
     if (suffix.kind !== 'video' && suffix.kind !== 'thumbnail' && suffix.kind !== 'metadata') {
-      return this.#produceAbs(key, request, stat, facts, hints);
+      return this.#produceAbs(key, request, stat, facts, hints, signal);
     }
     const plan: TransformPlan = planRequest(request, facts.info, this.#deps.limits);
     const lastModified = stat.lastModified?.getTime() ?? Date.now();
     switch (plan.kind) {
       case 'metadata': {
         const body = Buffer.from(JSON.stringify(metadataDocument(facts.info, stat), null, 2));
-        return { meta: { contentType: 'application/json; charset=utf-8', size: body.length, etag: outputEtag(key), lastModified }, body };
+        return {
+          meta: {
+            contentType: 'application/json; charset=utf-8',
+            size: body.length,
+            etag: outputEtag(key),
+            lastModified,
+          },
+          body,
+        };
       }
       case 'thumbnail': {
-        const body = await this.#timedJob('thumbnail', 'high', () => this.#thumbnail(request.sourcePath, facts, plan));
-        return { meta: { contentType: plan.contentType, size: body.length, etag: outputEtag(key), lastModified }, body };
+        const body = await this.#timedJob(
+          'thumbnail',
+          'high',
+          (jobSignal) => this.#thumbnail(request.sourcePath, facts, plan, jobSignal),
+          signal,
+        );
+        return {
+          meta: { contentType: plan.contentType, size: body.length, etag: outputEtag(key), lastModified },
+          body,
+        };
       }
       case 'original':
       case 'video':
@@ -457,13 +553,23 @@ export class RenderService {
   }
 
   /** Manifests and playlists are text from the probe alone; segments are one stateless job each. */
-  async #produceAbs(key: string, request: ProxyRequest, stat: SourceStat, facts: SourceFacts, hints: ClientHints): Promise<Produced> {
+  async #produceAbs(
+    key: string,
+    request: ProxyRequest,
+    stat: SourceStat,
+    facts: SourceFacts,
+    hints: ClientHints,
+    signal: AbortSignal,
+  ): Promise<Produced> {
     const suffix = request.suffix;
     const plan = planAbs(request.params, facts.info, this.#deps.segmentSeconds);
     const lastModified = stat.lastModified?.getTime() ?? Date.now();
     const text = (body: string, contentType: string): Produced => {
       const buffer = Buffer.from(body);
-      return { meta: { contentType, size: buffer.length, etag: outputEtag(key), lastModified }, body: buffer };
+      return {
+        meta: { contentType, size: buffer.length, etag: outputEtag(key), lastModified },
+        body: buffer,
+      };
     };
     const query = hints.query ?? '';
     switch (suffix.kind) {
@@ -479,27 +585,53 @@ export class RenderService {
         this.#requireTrack(plan, suffix.height);
         const index = suffix.kind === 'abs-segment' ? suffix.index : 0;
         if (index >= segmentCount(plan)) {
-          throw new BadRequestError(`Segment ${index} does not exist; this stream has ${segmentCount(plan)} segments`, 'suffix');
+          throw new BadRequestError(
+            `Segment ${index} does not exist; this stream has ${segmentCount(plan)} segments`,
+            'suffix',
+          );
         }
-        const encoded = await this.#timedJob('segment', hints.priority ?? 'high', () =>
-          this.#withSource(request.sourcePath, stat, facts.demuxer, (input) => {
-            // An init needs only the encoder's settings: a one-frame encode yields the same bytes.
-            const pipeline =
-              suffix.kind === 'abs-init' ? absInitArgs(input, plan, suffix.height) : absSegmentArgs(input, plan, suffix.height, index);
-            return runPipelineToBuffer(this.#deps.ffmpegPath, pipeline.steps, { timeoutMs: this.#deps.jobTimeoutMs });
-          }),
+        const encoded = await this.#timedJob(
+          'segment',
+          hints.priority ?? 'high',
+          (jobSignal) =>
+            this.#withSource(request.sourcePath, stat, facts.demuxer, (input) => {
+              // An init needs only the encoder's settings: a one-frame encode yields the same bytes.
+              const pipeline =
+                suffix.kind === 'abs-init'
+                  ? absInitArgs(input, plan, suffix.height)
+                  : absSegmentArgs(input, plan, suffix.height, index);
+              return runPipelineToBuffer(this.#deps.ffmpegPath, pipeline.steps, {
+                timeoutMs: this.#deps.jobTimeoutMs,
+                signal: jobSignal,
+              });
+            }),
+          signal,
         );
         const { init, media } = splitInitAndMedia(encoded);
         const contentType = suffix.height === AUDIO_TRACK_HEIGHT ? 'audio/mp4' : 'video/mp4';
-        const initKey = this.#outputKey({ ...request, suffix: { kind: 'abs-init', height: suffix.height } }, stat, hints);
-        const segmentKey = this.#outputKey({ ...request, suffix: { kind: 'abs-segment', height: suffix.height, index } }, stat, hints);
-        const initProduced = { meta: { contentType, size: init.length, etag: outputEtag(initKey), lastModified }, body: init };
+        const initKey = this.#outputKey(
+          { ...request, suffix: { kind: 'abs-init', height: suffix.height } },
+          stat,
+          hints,
+        );
+        const segmentKey = this.#outputKey(
+          { ...request, suffix: { kind: 'abs-segment', height: suffix.height, index } },
+          stat,
+          hints,
+        );
+        const initProduced = {
+          meta: { contentType, size: init.length, etag: outputEtag(initKey), lastModified },
+          body: init,
+        };
         if (suffix.kind === 'abs-init') return initProduced;
         // A segment's encode carries the init too; keep it, so a player switching here hits it.
         void this.#deps.cache.put(initKey, initProduced.meta, { buffer: init }).catch((error: unknown) => {
           this.#deps.log.warn({ err: error }, 'cache write failed');
         });
-        return { meta: { contentType, size: media.length, etag: outputEtag(segmentKey), lastModified }, body: media };
+        return {
+          meta: { contentType, size: media.length, etag: outputEtag(segmentKey), lastModified },
+          body: media,
+        };
       }
       default:
         throw new UnprocessableError(`'${suffix.kind}' outputs are not available`, 'not_implemented');
@@ -509,36 +641,60 @@ export class RenderService {
   #requireTrack(plan: AbsPlan, height: number): void {
     if (!hasTrack(plan, height)) {
       throw new BadRequestError(
-        height === AUDIO_TRACK_HEIGHT ? 'The source has no audio track' : `Rendition ${height} is not part of this stream (taller than the source?)`,
+        height === AUDIO_TRACK_HEIGHT
+          ? 'The source has no audio track'
+          : `Rendition ${height} is not part of this stream (taller than the source?)`,
         'sr',
       );
     }
   }
 
-  async #timedJob<T>(kind: string, priority: Priority, job: () => Promise<T>): Promise<T> {
-    return this.#deps.limiter.run(async () => {
-      const started = performance.now();
-      try {
-        const result = await job();
-        this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, true);
-        return result;
-      } catch (error) {
-        this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, false);
-        throw error;
-      }
-    }, priority);
+  async #timedJob<T>(
+    kind: string,
+    priority: Priority,
+    job: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    return this.#deps.limiter.run(
+      async (jobSignal) => {
+        const started = performance.now();
+        try {
+          const result = await job(jobSignal);
+          this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, true);
+          return result;
+        } catch (error) {
+          this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, false);
+          throw error;
+        }
+      },
+      priority,
+      signal,
+    );
   }
 
-  async #thumbnail(path: string, facts: SourceFacts, plan: ThumbnailPlan): Promise<Buffer> {
+  async #thumbnail(
+    path: string,
+    facts: SourceFacts,
+    plan: ThumbnailPlan,
+    signal: AbortSignal,
+  ): Promise<Buffer> {
     const frame = await this.#withSource(path, facts.stat, facts.demuxer, async (input) => {
-      const options = { timeoutMs: this.#deps.jobTimeoutMs };
+      const options = { timeoutMs: this.#deps.jobTimeoutMs, signal };
       let png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, plan.time), options);
       // Seeking into the last frame interval can land past the final frame; take the last one then.
-      if (png.length === 0 && plan.time > 0) png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, 0.5, true), options);
+      if (png.length === 0 && plan.time > 0)
+        png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, 0.5, true), options);
       return png;
     });
-    if (frame.length === 0) throw new UnprocessableError(`No frame could be decoded at ${plan.time} s`, 'no_frame');
-    return renderStill({ frame, ops: plan.ops, format: plan.format, quality: plan.quality, maxInputPixels: this.#deps.maxSourcePixels });
+    if (frame.length === 0)
+      throw new UnprocessableError(`No frame could be decoded at ${plan.time} s`, 'no_frame');
+    return renderStill({
+      frame,
+      ops: plan.ops,
+      format: plan.format,
+      quality: plan.quality,
+      maxInputPixels: this.#deps.maxSourcePixels,
+    });
   }
 }
 
@@ -557,8 +713,9 @@ export function metadataDocument(info: MediaInfo, stat: SourceStat) {
     size: stat.size,
     format: info.formatName,
     hasAudio: Boolean(info.audio),
-    audio: info.audio ? { codec: info.audio.codec, sampleRate: info.audio.sampleRate, channels: info.audio.channels } : null,
+    audio: info.audio
+      ? { codec: info.audio.codec, sampleRate: info.audio.sampleRate, channels: info.audio.channels }
+      : null,
     lastModified: stat.lastModified?.toISOString() ?? null,
   };
 }
-
