@@ -4,12 +4,12 @@ import type { Hono } from 'hono';
 import { pino } from 'pino';
 import { createCache } from './cache/index.js';
 import type { Config } from './config/index.js';
+import { ProxyMetrics } from './http/metrics.js';
 import { loadHlsScript } from './http/playground.js';
 import { createHttpApp } from './http/routes.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
-import { ProxyMetrics } from './http/metrics.js';
-import { createOrigin } from './origin/index.js';
 import { CountingOrigin } from './origin/counting.js';
+import { createOrigin } from './origin/index.js';
 import type { Origin } from './origin/types.js';
 import { JobLimiter } from './render/limiter.js';
 import { type Logger, RenderService } from './render/service.js';
@@ -17,7 +17,7 @@ import { SourceEndpoint } from './render/source-endpoint.js';
 import { signPath } from './url/signature.js';
 
 /** A built proxy: the Hono app plus what start-up and shutdown need to reach. */
-export interface Proxy {
+export interface VideoProxy {
   app: Hono;
   service: RenderService;
   origin: CountingOrigin;
@@ -39,10 +39,12 @@ export interface BuildOptions {
  * The composition root: builds the origin, caches, job limiter, source endpoint and service from
  * configuration and wires them into the HTTP app. Nothing else constructs these.
  */
-export async function buildProxy(config: Config, options: BuildOptions = {}): Promise<Proxy> {
+export async function buildProxy(config: Config, options: BuildOptions = {}): Promise<VideoProxy> {
   const log: Logger = options.log ?? pino({ level: config.logLevel });
   const origin = new CountingOrigin(options.origin ?? createOrigin(config));
-  const cache = await createCache(config, { onError: (error) => log.warn({ err: error }, 'cache tier failed') });
+  const cache = await createCache(config, {
+    onError: (error) => log.warn({ err: error }, 'cache tier failed'),
+  });
   // Encodes interrupted by a crash or kill leave their partial files here; none is ever served.
   await rm(path.join(config.cacheDir, 'live'), { recursive: true, force: true });
   const endpoint = await SourceEndpoint.start(origin);
@@ -73,19 +75,29 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       maxSourceStreams: config.maxSourceStreams,
     },
   });
-  metrics = new ProxyMetrics({ limiter: () => limiter.stats(), origin: () => origin.stats(), liveChildren: liveChildCount });
+  metrics = new ProxyMetrics({
+    limiter: () => limiter.stats(),
+    origin: () => origin.stats(),
+    liveChildren: liveChildCount,
+  });
   const registry = metrics;
   const signingKey = config.signingKeys[0];
   const playground = config.playground
     ? {
         basePath: config.basePath,
         listSources: origin.list,
-        sign: signingKey ? (pathAndQuery: string) => signPath(pathAndQuery, signingKey, undefined, { basePath: config.basePath }) : undefined,
+        sign: signingKey
+          ? (pathAndQuery: string) =>
+              signPath(pathAndQuery, signingKey, undefined, { basePath: config.basePath })
+          : undefined,
         hlsScript: await loadHlsScript(),
       }
     : undefined;
   if (playground && signingKey) {
-    log.warn({}, 'PLAYGROUND is on with SIGNING_KEY set: /playground/api/sign signs any path for anyone who can reach it; set PLAYGROUND=false in production');
+    log.warn(
+      {},
+      'PLAYGROUND is on with SIGNING_KEY set: /playground/api/sign signs any path for anyone who can reach it; set PLAYGROUND=false in production',
+    );
   }
   let stopping = false;
   const app = createHttpApp({
@@ -99,7 +111,8 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     isStopping: () => stopping,
     metricsText: () => registry.text(),
     playground,
-    onRequest: (kind, response, seconds) => registry.request(kind, response.status, seconds, response.headers.get('x-cache')),
+    onRequest: (kind, response, seconds) =>
+      registry.request(kind, response.status, seconds, response.headers.get('x-cache')),
     readiness: [
       async () => {
         try {

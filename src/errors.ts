@@ -40,7 +40,11 @@ export class BadRequestError extends ProxyError {
 /** 400 for one transformation parameter: "Expected <expected> for <param> but received <actual>". */
 export class InvalidParameterError extends BadRequestError {
   constructor(param: string, expected: string, actual: string) {
-    super(`Expected ${expected} for parameter '${param}' but received '${actual}'`, param, 'invalid_parameter');
+    super(
+      `Expected ${expected} for parameter '${param}' but received '${actual}'`,
+      param,
+      'invalid_parameter',
+    );
   }
 }
 

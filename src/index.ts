@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
-import { type Proxy as BuiltProxy, buildProxy } from './app.js';
+import { type VideoProxy as BuiltProxy, buildProxy } from './app.js';
 import { type Config, loadConfig } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { killAllChildren, liveChildCount } from './media/runner.js';

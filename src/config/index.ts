@@ -76,7 +76,18 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+};
 
 /** `500MB`, `2g`, `1048576` -> bytes. */
 function bytes(raw: string): number {
@@ -128,14 +139,16 @@ function parseOrigin(raw: string): OriginConfig {
     const base = url.toString();
     return { kind: 'http', baseUrl: base.endsWith('/') ? base : `${base}/` };
   }
-  if (value.includes('://')) throw new Error('expected s3://bucket/prefix, https://host/base or a folder path');
+  if (value.includes('://'))
+    throw new Error('expected s3://bucket/prefix, https://host/base or a folder path');
   return { kind: 'fs', root: path.resolve(value) };
 }
 
 function parseBasePath(raw: string): string {
   const value = raw.trim().replace(/\/+$/, '');
   if (value === '') return '';
-  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(value) || value.includes('//')) throw new Error("expected a path prefix such as /v");
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(value) || value.includes('//'))
+    throw new Error('expected a path prefix such as /v');
   return value;
 }
 
@@ -146,10 +159,12 @@ function parseNamed(raw: string): NamedTransformations {
   } catch {
     throw new Error('expected a JSON object such as {"thumb":"w-300,h-200"}');
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('expected a JSON object');
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed)) {
-    if (!/^[A-Za-z0-9_.]+$/.test(name)) throw new Error(`name '${name}' must use letters, digits, '_' or '.'`);
+    if (!/^[A-Za-z0-9_.]+$/.test(name))
+      throw new Error(`name '${name}' must use letters, digits, '_' or '.'`);
     if (typeof value !== 'string' || value === '') throw new Error(`'${name}' must map to a tr string`);
     out[name] = value;
   }
@@ -196,7 +211,11 @@ export const SETTINGS = {
   s3Endpoint: { name: 'S3_ENDPOINT', fallback: undefined, parse: text },
   s3ForcePathStyle: { name: 'S3_FORCE_PATH_STYLE', fallback: 'false', parse: boolean },
   awsRegion: { name: 'AWS_REGION', fallback: 'us-east-1', parse: text },
-  cacheDir: { name: 'CACHE_DIR', fallback: path.resolve('.cache'), parse: (raw: string) => path.resolve(raw) },
+  cacheDir: {
+    name: 'CACHE_DIR',
+    fallback: path.resolve('.cache'),
+    parse: (raw: string) => path.resolve(raw),
+  },
   cacheMaxBytes: { name: 'CACHE_MAX_BYTES', fallback: '10GB', parse: bytes },
   memoryCacheMaxBytes: { name: 'MEMORY_CACHE_MAX_BYTES', fallback: '256MB', parse: bytes },
   memoryCacheMaxItemBytes: { name: 'MEMORY_CACHE_MAX_ITEM_BYTES', fallback: '8MB', parse: bytes },
@@ -252,7 +271,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (v.requireSignedUrls && v.signingKey && v.signingKey.length === 0) {
     problems.push('REQUIRE_SIGNED_URLS=true needs SIGNING_KEY to be set');
   }
-  if (v.memoryCacheMaxItemBytes && v.memoryCacheMaxBytes && v.memoryCacheMaxItemBytes > v.memoryCacheMaxBytes) {
+  if (
+    v.memoryCacheMaxItemBytes &&
+    v.memoryCacheMaxBytes &&
+    v.memoryCacheMaxItemBytes > v.memoryCacheMaxBytes
+  ) {
     v.memoryCacheMaxItemBytes = v.memoryCacheMaxBytes;
   }
   if (problems.length > 0) throw new ConfigError(problems);

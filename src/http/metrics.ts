@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { LimiterStats } from '../render/limiter.js';
 
 /** Live figures the metrics read at scrape time. */
@@ -25,7 +25,12 @@ export class ProxyMetrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'ikvp_' });
-    this.#requests = new Counter({ name: 'ikvp_requests_total', help: 'HTTP requests by output kind and status', labelNames: ['kind', 'status'], registers });
+    this.#requests = new Counter({
+      name: 'ikvp_requests_total',
+      help: 'HTTP requests by output kind and status',
+      labelNames: ['kind', 'status'],
+      registers,
+    });
     this.#requestSeconds = new Histogram({
       name: 'ikvp_request_seconds',
       help: 'Time to the response head, by output kind',
@@ -33,7 +38,12 @@ export class ProxyMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#cache = new Counter({ name: 'ikvp_cache_lookups_total', help: 'Output cache lookups: hit_memory, hit_disk, hit_s3, miss, streaming', labelNames: ['result'], registers });
+    this.#cache = new Counter({
+      name: 'ikvp_cache_lookups_total',
+      help: 'Output cache lookups: hit_memory, hit_disk, hit_s3, miss, streaming',
+      labelNames: ['result'],
+      registers,
+    });
     this.#jobSeconds = new Histogram({
       name: 'ikvp_job_seconds',
       help: 'ffmpeg job wall time by kind and outcome',
@@ -41,14 +51,65 @@ export class ProxyMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers,
     });
-    this.#ffmpegFailures = new Counter({ name: 'ikvp_job_failures_total', help: 'ffmpeg jobs that failed, by kind', labelNames: ['kind'], registers });
-    this.#cacheWriteFailures = new Counter({ name: 'ikvp_cache_write_failures_total', help: 'Outputs that could not be stored', registers });
-    new Gauge({ name: 'ikvp_jobs_running', help: 'ffmpeg jobs running now', registers, collect() { this.set(sources.limiter().running); } });
-    new Gauge({ name: 'ikvp_jobs_queued', help: 'Jobs waiting for a slot', registers, collect() { this.set(sources.limiter().queued); } });
-    new Gauge({ name: 'ikvp_jobs_rejected', help: 'Jobs refused with 503 since start', registers, collect() { this.set(sources.limiter().rejected); } });
-    new Gauge({ name: 'ikvp_ffmpeg_processes', help: 'ffmpeg/ffprobe child processes alive', registers, collect() { this.set(sources.liveChildren()); } });
-    new Gauge({ name: 'ikvp_origin_requests', help: 'Origin reads since start', registers, collect() { this.set(sources.origin().requests); } });
-    new Gauge({ name: 'ikvp_origin_bytes', help: 'Bytes read from the origin since start', registers, collect() { this.set(sources.origin().bytes); } });
+    this.#ffmpegFailures = new Counter({
+      name: 'ikvp_job_failures_total',
+      help: 'ffmpeg jobs that failed, by kind',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#cacheWriteFailures = new Counter({
+      name: 'ikvp_cache_write_failures_total',
+      help: 'Outputs that could not be stored',
+      registers,
+    });
+    new Gauge({
+      name: 'ikvp_jobs_running',
+      help: 'ffmpeg jobs running now',
+      registers,
+      collect() {
+        this.set(sources.limiter().running);
+      },
+    });
+    new Gauge({
+      name: 'ikvp_jobs_queued',
+      help: 'Jobs waiting for a slot',
+      registers,
+      collect() {
+        this.set(sources.limiter().queued);
+      },
+    });
+    new Gauge({
+      name: 'ikvp_jobs_rejected',
+      help: 'Jobs refused with 503 since start',
+      registers,
+      collect() {
+        this.set(sources.limiter().rejected);
+      },
+    });
+    new Gauge({
+      name: 'ikvp_ffmpeg_processes',
+      help: 'ffmpeg/ffprobe child processes alive',
+      registers,
+      collect() {
+        this.set(sources.liveChildren());
+      },
+    });
+    new Gauge({
+      name: 'ikvp_origin_requests',
+      help: 'Origin reads since start',
+      registers,
+      collect() {
+        this.set(sources.origin().requests);
+      },
+    });
+    new Gauge({
+      name: 'ikvp_origin_bytes',
+      help: 'Bytes read from the origin since start',
+      registers,
+      collect() {
+        this.set(sources.origin().bytes);
+      },
+    });
   }
 
   /** Records one finished request. */

@@ -43,9 +43,14 @@ function rangeApplies(request: ConditionalRequest, body: ServableBody): boolean 
   if (!request.range) return false;
   if (!request.ifRange) return true;
   // If-Range with an ETag must match exactly (strong); with a date, the body must be no newer.
-  if (request.ifRange.startsWith('"') || request.ifRange.startsWith('W/')) return request.ifRange === body.etag;
+  if (request.ifRange.startsWith('"') || request.ifRange.startsWith('W/'))
+    return request.ifRange === body.etag;
   const date = Date.parse(request.ifRange);
-  return body.lastModified !== undefined && Number.isFinite(date) && Math.floor(body.lastModified / 1000) * 1000 <= date;
+  return (
+    body.lastModified !== undefined &&
+    Number.isFinite(date) &&
+    Math.floor(body.lastModified / 1000) * 1000 <= date
+  );
 }
 
 function streamBody(stream: Readable): ReadableStream {
@@ -65,7 +70,8 @@ export async function respondWithBody(
   const headers = new Headers(extraHeaders);
   headers.set('ETag', body.etag);
   headers.set('Accept-Ranges', 'bytes');
-  if (body.lastModified !== undefined) headers.set('Last-Modified', new Date(body.lastModified).toUTCString());
+  if (body.lastModified !== undefined)
+    headers.set('Last-Modified', new Date(body.lastModified).toUTCString());
   if (notModified(request, body)) return new Response(null, { status: 304, headers });
   headers.set('Content-Type', body.contentType);
   const head = request.method === 'HEAD';
@@ -79,7 +85,9 @@ export async function respondWithBody(
     headers.set('Content-Range', `bytes ${range.start}-${range.end}/${body.size}`);
     headers.set('Content-Length', String(range.end - range.start + 1));
     if (head) return new Response(null, { status: 206, headers });
-    const payload = body.body ? body.body.subarray(range.start, range.end + 1) : streamBody(await body.open(range));
+    const payload = body.body
+      ? body.body.subarray(range.start, range.end + 1)
+      : streamBody(await body.open(range));
     return new Response(payload, { status: 206, headers });
   }
   headers.set('Content-Length', String(body.size));
@@ -90,7 +98,14 @@ export async function respondWithBody(
 
 /** Converts cache metadata into a servable body description. */
 export function servableFromMeta(meta: CacheMeta, open: ServableBody['open'], body?: Buffer): ServableBody {
-  return { contentType: meta.contentType, size: meta.size, etag: meta.etag, lastModified: meta.lastModified, body, open };
+  return {
+    contentType: meta.contentType,
+    size: meta.size,
+    etag: meta.etag,
+    lastModified: meta.lastModified,
+    body,
+    open,
+  };
 }
 
 /** The JSON error document every failure is rendered as (`Cache-Control: no-store`). */

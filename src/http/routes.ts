@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { Hono } from 'hono';
 import type { Context } from 'hono';
+import { Hono } from 'hono';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
 import type { Delivery, Logger, RenderService } from '../render/service.js';
 import { parseRequestUrl } from '../url/request.js';
@@ -77,7 +77,10 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
       headers.set('Cache-Control', 'no-store');
     }
     if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
-    return new Response(Readable.toWeb(delivery.open()) as unknown as ReadableStream, { status: 200, headers });
+    return new Response(Readable.toWeb(delivery.open()) as unknown as ReadableStream, {
+      status: 200,
+      headers,
+    });
   }
   const { object } = delivery;
   const extra: Record<string, string> = {
@@ -85,7 +88,11 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
     'X-Cache': delivery.cacheStatus === 'HIT' ? `HIT-${object.tier.toUpperCase()}` : 'MISS',
     ...(object.meta.headers ?? {}),
   };
-  return respondWithBody(conditional(c), servableFromMeta(object.meta, (range) => object.open(range), object.body), extra);
+  return respondWithBody(
+    conditional(c),
+    servableFromMeta(object.meta, (range) => object.open(range), object.body),
+    extra,
+  );
 }
 
 /**
@@ -115,17 +122,28 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const problems: string[] = [];
     if (deps.isStopping()) problems.push('shutting down');
     else {
-      for (const problem of await Promise.all(deps.readiness.map((check) => check().catch((e: Error) => e.message)))) {
+      for (const problem of await Promise.all(
+        deps.readiness.map((check) => check().catch((e: Error) => e.message)),
+      )) {
         if (problem) problems.push(problem);
       }
     }
-    return c.json({ status: problems.length ? 'unavailable' : 'ready', problems }, problems.length ? 503 : 200, {
-      'Cache-Control': 'no-store',
-    });
+    return c.json(
+      { status: problems.length ? 'unavailable' : 'ready', problems },
+      problems.length ? 503 : 200,
+      {
+        'Cache-Control': 'no-store',
+      },
+    );
   });
   if (deps.metricsText) {
     const metricsText = deps.metricsText;
-    app.get('/metrics', async (c) => c.text(await metricsText(), 200, { 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; version=0.0.4' }));
+    app.get('/metrics', async (c) =>
+      c.text(await metricsText(), 200, {
+        'Cache-Control': 'no-store',
+        'Content-Type': 'text/plain; version=0.0.4',
+      }),
+    );
   }
 
   if (deps.playground) app.route('/', createPlaygroundApp(deps.playground));
@@ -136,7 +154,9 @@ export function createHttpApp(deps: HttpDeps): Hono {
     let response: Response;
     try {
       if (deps.isStopping()) {
-        throw new ProxyError(503, 'shutting_down', 'This node is shutting down; retry the request', { headers: { 'Retry-After': '1' } });
+        throw new ProxyError(503, 'shutting_down', 'This node is shutting down; retry the request', {
+          headers: { 'Retry-After': '1' },
+        });
       }
       const url = new URL(c.req.url);
       let pathname = url.pathname;
@@ -173,7 +193,11 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.notFound((c) =>
     c.req.method === 'GET' || c.req.method === 'HEAD'
       ? errorResponse(new NotFoundError(`No route for ${new URL(c.req.url).pathname}`))
-      : errorResponse(new ProxyError(405, 'method_not_allowed', `${c.req.method} is not supported; use GET or HEAD`, { headers: { Allow: 'GET, HEAD, OPTIONS' } })),
+      : errorResponse(
+          new ProxyError(405, 'method_not_allowed', `${c.req.method} is not supported; use GET or HEAD`, {
+            headers: { Allow: 'GET, HEAD, OPTIONS' },
+          }),
+        ),
   );
   app.onError((error, c) => {
     const proxyError = toProxyError(error);

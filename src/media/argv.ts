@@ -15,11 +15,29 @@ export interface SourceInput {
 /** Input options shared by every ffmpeg/ffprobe invocation: narrow protocols, forced demuxer. */
 export function inputArgs(input: SourceInput, seekSeconds?: number): string[] {
   // The source endpoint answers in windows; `-reconnect` makes ffmpeg ask for the next one.
-  const args = ['-protocol_whitelist', 'http,tcp', '-reconnect', '1', '-reconnect_delay_max', '1', '-f', input.demuxer];
+  const args = [
+    '-protocol_whitelist',
+    'http,tcp',
+    '-reconnect',
+    '1',
+    '-reconnect_delay_max',
+    '1',
+    '-f',
+    input.demuxer,
+  ];
   if (input.demuxer === 'mov') {
     // The moov index already describes every stream, so probing needs only the first packets;
     // the default (5 MB of packets) would read megabytes from the origin before seeking.
-    args.push('-enable_drefs', '0', '-use_absolute_path', '0', '-probesize', '131072', '-analyzeduration', '500000');
+    args.push(
+      '-enable_drefs',
+      '0',
+      '-use_absolute_path',
+      '0',
+      '-probesize',
+      '131072',
+      '-analyzeduration',
+      '500000',
+    );
   }
   if (seekSeconds !== undefined && seekSeconds > 0) args.push('-ss', seconds(seekSeconds));
   args.push('-i', input.url);

@@ -2,7 +2,6 @@ import sharp, { type Sharp } from 'sharp';
 import type { GeometryOp } from '../plan/geometry.js';
 import type { StillFormat } from '../plan/types.js';
 
-
 /** What `renderStill` needs: a decoded frame (any format sharp reads) and the planned work. */
 export interface StillJob {
   frame: Buffer;
@@ -44,14 +43,22 @@ async function applyOp(input: Sharp, op: GeometryOp, maxInputPixels: number): Pr
       break;
     }
     case 'border':
-      next = input.extend({ top: op.width, bottom: op.width, left: op.width, right: op.width, background: hexToRgb(op.color) });
+      next = input.extend({
+        top: op.width,
+        bottom: op.width,
+        left: op.width,
+        right: op.width,
+        background: hexToRgb(op.color),
+      });
       break;
     case 'round': {
       const { data, info } = await input.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
       const mask = Buffer.from(
         `<svg width="${info.width}" height="${info.height}"><rect x="0" y="0" width="${info.width}" height="${info.height}" rx="${op.radius}" ry="${op.radius}"/></svg>`,
       );
-      next = sharp(data, { raw: info, limitInputPixels: maxInputPixels }).composite([{ input: mask, blend: 'dest-in' }]);
+      next = sharp(data, { raw: info, limitInputPixels: maxInputPixels }).composite([
+        { input: mask, blend: 'dest-in' },
+      ]);
       break;
     }
   }

@@ -3,12 +3,18 @@ import type { MediaInfo } from '../media/types.js';
 import type { ProxyRequest } from '../url/types.js';
 import { planGeometry } from './geometry.js';
 import { resolveTime } from './time.js';
+import {
+  type PlanLimits,
+  STILL_CONTENT_TYPES,
+  type StillFormat,
+  type ThumbnailPlan,
+  type TransformPlan,
+} from './types.js';
 import { type AutoFormat, planVideo } from './video.js';
-import { type PlanLimits, STILL_CONTENT_TYPES, type StillFormat, type ThumbnailPlan, type TransformPlan } from './types.js';
 
-export * from './types.js';
-export { planGeometry, type GeometryOp, type GeometryPlan } from './geometry.js';
+export { type GeometryOp, type GeometryPlan, planGeometry } from './geometry.js';
 export { resolveTime } from './time.js';
+export * from './types.js';
 export * from './video.js';
 
 /** Default JPEG/WebP/AVIF quality of stills (ImageKit's image default). */
@@ -55,7 +61,8 @@ function planThumbnail(request: ProxyRequest, info: MediaInfo, limits: PlanLimit
     defaultBackground: '000000',
     maxOutputPixels: limits.maxOutputPixels,
   });
-  const format: StillFormat = params.f === 'png' || params.f === 'webp' || params.f === 'avif' ? params.f : 'jpg';
+  const format: StillFormat =
+    params.f === 'png' || params.f === 'webp' || params.f === 'avif' ? params.f : 'jpg';
   return {
     kind: 'thumbnail',
     time,
@@ -72,13 +79,20 @@ function planThumbnail(request: ProxyRequest, info: MediaInfo, limits: PlanLimit
 export function wantsOriginal(request: ProxyRequest): boolean {
   if (request.suffix.kind !== 'video') return false;
   const keys = Object.keys(request.params);
-  return keys.length === 0 || request.params.orig === true || (keys.length === 1 && request.params.f === 'orig');
+  return (
+    keys.length === 0 || request.params.orig === true || (keys.length === 1 && request.params.f === 'orig')
+  );
 }
 
 /**
  * Turns a parsed request and the source's probe into the one plan to execute. Pure.
  */
-export function planRequest(request: ProxyRequest, info: MediaInfo, limits: PlanLimits, auto: AutoFormat = 'mp4'): TransformPlan {
+export function planRequest(
+  request: ProxyRequest,
+  info: MediaInfo,
+  limits: PlanLimits,
+  auto: AutoFormat = 'mp4',
+): TransformPlan {
   switch (request.suffix.kind) {
     case 'metadata':
       checkSourceLimits(info, limits);
@@ -91,6 +105,9 @@ export function planRequest(request: ProxyRequest, info: MediaInfo, limits: Plan
       checkSourceLimits(info, limits);
       return planVideo(request.params, info, limits, auto);
     default:
-      throw new UnprocessableError(`'${request.suffix.kind}' outputs are not available yet`, 'not_implemented');
+      throw new UnprocessableError(
+        `'${request.suffix.kind}' outputs are not available yet`,
+        'not_implemented',
+      );
   }
 }

@@ -55,7 +55,12 @@ export class LiveOutput {
     if (!this.#handle || this.#state !== 'open') throw new Error('LiveOutput is closed');
     let offset = 0;
     while (offset < chunk.length) {
-      const { bytesWritten } = await this.#handle.write(chunk, offset, chunk.length - offset, this.#written + offset);
+      const { bytesWritten } = await this.#handle.write(
+        chunk,
+        offset,
+        chunk.length - offset,
+        this.#written + offset,
+      );
       offset += bytesWritten;
     }
     this.#written += chunk.length;

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { stat as fileStat, mkdir, rm } from 'node:fs/promises';
+import nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
-import type { CacheMeta, CacheStore, CachedObject } from '../cache/types.js';
+import type { CachedObject, CacheMeta, CacheStore } from '../cache/types.js';
 import {
   BadRequestError,
   OriginError,
@@ -11,12 +13,16 @@ import {
   UnprocessableError,
   UnsupportedMediaError,
 } from '../errors.js';
-import { mkdir, rm, stat as fileStat } from 'node:fs/promises';
-import nodePath from 'node:path';
-import { frameArgs, probeArgs, remuxWithIndexArgs, type SourceInput } from '../media/argv.js';
 import { absInitArgs, absSegmentArgs } from '../media/abs-argv.js';
+import { frameArgs, probeArgs, remuxWithIndexArgs, type SourceInput } from '../media/argv.js';
 import { splitInitAndMedia } from '../media/fmp4.js';
+import { parseProbeOutput } from '../media/probe.js';
+import { runPipelineToBuffer, runToBuffer, startProcess } from '../media/runner.js';
+import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
+import { renderStill } from '../media/still.js';
+import type { MediaInfo } from '../media/types.js';
 import { videoArgs } from '../media/video-argv.js';
+import type { ByteRange, Origin, SourceStat } from '../origin/types.js';
 import {
   type AbsPlan,
   AUDIO_TRACK_HEIGHT,
@@ -27,22 +33,16 @@ import {
   planAbs,
   segmentCount,
 } from '../plan/abs.js';
-import { serializeParams } from '../url/index.js';
-import { parseProbeOutput } from '../media/probe.js';
-import { runPipelineToBuffer, runToBuffer, startProcess } from '../media/runner.js';
-import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
-import { renderStill } from '../media/still.js';
-import type { MediaInfo } from '../media/types.js';
-import type { ByteRange, Origin, SourceStat } from '../origin/types.js';
 import {
+  chooseAutoFormat,
   type PlanLimits,
+  planRequest,
   type ThumbnailPlan,
   type TransformPlan,
   type VideoPlan,
-  chooseAutoFormat,
-  planRequest,
   wantsOriginal,
 } from '../plan/index.js';
+import { serializeParams } from '../url/index.js';
 import type { ProxyRequest } from '../url/types.js';
 import type { JobLimiter, Priority } from './limiter.js';
 import { LiveOutput } from './live-output.js';

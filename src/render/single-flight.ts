@@ -58,7 +58,8 @@ export class SingleFlight<T> {
     const joined = flight;
     joined.waiters++;
     const cancelIfAbandoned = () => {
-      if (joined.waiters === 0 && !joined.pinned) joined.controller.abort(new RenderError('Cancelled: every requester left'));
+      if (joined.waiters === 0 && !joined.pinned)
+        joined.controller.abort(new RenderError('Cancelled: every requester left'));
     };
     const leave = () => {
       joined.waiters--;

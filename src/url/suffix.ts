@@ -122,7 +122,12 @@ export function checkParamsForSuffix(suffix: Suffix, params: TransformParams): v
   if ((suffix.kind === 'hls-master' || suffix.kind === 'dash-manifest') && params.sr === undefined) {
     throw new BadRequestError('Adaptive streaming manifests need sr, e.g. tr=sr-240_360_720', 'sr');
   }
-  if ('height' in suffix && suffix.height !== 0 && params.sr !== undefined && !params.sr.includes(suffix.height)) {
+  if (
+    'height' in suffix &&
+    suffix.height !== 0 &&
+    params.sr !== undefined &&
+    !params.sr.includes(suffix.height)
+  ) {
     throw new BadRequestError(
       `Rendition ${suffix.height} is not in the ladder sr-${params.sr.join('_')}`,
       'sr',

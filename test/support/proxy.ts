@@ -4,14 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
-import { type BuildOptions, type Proxy, buildProxy } from '../../src/app.js';
+import { type BuildOptions, buildProxy, type VideoProxy } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 
 /** A proxy listening on 127.0.0.1 with its own temporary cache directory. */
 export interface TestProxy {
   /** `http://127.0.0.1:<port>` */
   url: string;
-  proxy: Proxy;
+  proxy: VideoProxy;
   cacheDir: string;
   close(): Promise<void>;
 }
@@ -20,10 +20,22 @@ export interface TestProxy {
  * Builds the proxy from `env` (plus a fresh CACHE_DIR unless given) exactly as `npm start` does
  * and serves it on an ephemeral loopback port. Use `proxy.app.request()` for socket-less tests.
  */
-export async function startProxy(env: Record<string, string> = {}, options: BuildOptions = {}): Promise<TestProxy> {
+export async function startProxy(
+  env: Record<string, string> = {},
+  options: BuildOptions = {},
+): Promise<TestProxy> {
   const cacheDir = env.CACHE_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'ikvp-cache-')));
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env, CACHE_DIR: cacheDir, PORT: '0', HOST: '127.0.0.1' });
-  const proxy = await buildProxy(config, { log: options.log ?? pino({ level: env.LOG_LEVEL ?? 'silent' }), ...options });
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    ...env,
+    CACHE_DIR: cacheDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  const proxy = await buildProxy(config, {
+    log: options.log ?? pino({ level: env.LOG_LEVEL ?? 'silent' }),
+    ...options,
+  });
   const server = serve({ fetch: proxy.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
@@ -34,7 +46,8 @@ export async function startProxy(env: Record<string, string> = {}, options: Buil
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await proxy.close();
-      if (!env.CACHE_DIR) await rm(cacheDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      if (!env.CACHE_DIR)
+        await rm(cacheDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
 }

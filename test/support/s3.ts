@@ -12,7 +12,12 @@ export interface TestS3 {
   /** Environment that makes the proxy talk to this server. */
   env: Record<string, string>;
   createBucket(name: string): Promise<void>;
-  putObject(bucket: string, key: string, body: Buffer | Uint8Array | string, contentType?: string): Promise<void>;
+  putObject(
+    bucket: string,
+    key: string,
+    body: Buffer | Uint8Array | string,
+    contentType?: string,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,7 +48,9 @@ export async function startTestS3(): Promise<TestS3> {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },
     async putObject(bucket, key, body, contentType) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }),
+      );
     },
     async close() {
       client.destroy();
