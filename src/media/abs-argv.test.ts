@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { planAbs, segmentWindow } from '../plan/abs.js';
 import { ABS_X264_PRESET, absAudioSegmentArgs, absSegmentArgs, absVideoSegmentArgs } from './abs-argv.js';
 import type { SourceInput } from './argv.js';
+import { inputArgs } from './argv.js';
 import type { MediaInfo } from './types.js';
 
 const input: SourceInput = { url: 'http://127.0.0.1:9/source', demuxer: 'mov' };
@@ -37,20 +38,11 @@ describe('video segment argv', () => {
     const [step, ...rest] = absVideoSegmentArgs(input, plan, 360, 2).steps;
     expect(rest).toEqual([]);
     const args = step!;
-    expect(args.slice(args.indexOf('-protocol_whitelist'), args.indexOf('-i') + 2)).toEqual([
-      '-protocol_whitelist',
-      'http,tcp',
-      '-f',
-      'mov',
-      '-enable_drefs',
-      '0',
-      '-use_absolute_path',
-      '0',
-      '-ss',
-      '9.008',
-      '-i',
-      input.url,
-    ]);
+    // The shared input options (protocol whitelist, forced demuxer, reconnect) with the seek.
+    const expectedInput = inputArgs(input, 9.008);
+    expect(expectedInput).toContain('-protocol_whitelist');
+    expect(args.slice(args.indexOf('-protocol_whitelist'), args.indexOf('-i') + 2)).toEqual(expectedInput);
+    expect(argAfter(args, '-ss')).toBe('9.008');
     expect(argAfter(args, '-frames:v')).toBe(String(segmentWindow(plan, 360, 2).count));
     expect(argAfter(args, '-output_ts_offset')).toBe('8.008000');
     expect(argAfter(args, '-video_track_timescale')).toBe('90000');

@@ -84,6 +84,11 @@ export class SourceEndpoint {
       res.writeHead(404).end();
       return;
     }
+    // After an origin failure ffmpeg would keep reconnecting; refuse, so the job fails at once.
+    if (grant.failure) {
+      res.writeHead(502).end();
+      return;
+    }
     const size = grant.stat.size;
     const match = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = match ? Number(match[1]) : 0;
