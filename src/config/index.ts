@@ -236,7 +236,8 @@ export const SETTINGS = {
   cacheControl: { name: 'CACHE_CONTROL', fallback: 'public, max-age=31536000, immutable', parse: text },
   namedTransformations: { name: 'NAMED_TRANSFORMATIONS', fallback: '{}', parse: parseNamed },
   segmentSeconds: { name: 'SEGMENT_SECONDS', fallback: '4', parse: integer(1, 30) },
-  playground: { name: 'PLAYGROUND', fallback: 'true', parse: boolean },
+  // Unset: on without SIGNING_KEY, off with one (its signing helper would sign any path).
+  playground: { name: 'PLAYGROUND', fallback: undefined, parse: boolean },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -310,6 +311,6 @@ export function loadConfig(env: Env = process.env): Config {
     cacheControl: v.cacheControl!,
     namedTransformations: v.namedTransformations ?? {},
     segmentSeconds: v.segmentSeconds!,
-    playground: v.playground ?? true,
+    playground: v.playground ?? (v.signingKey ?? []).length === 0,
   };
 }

@@ -181,6 +181,16 @@ describe('playground routes', () => {
     await rm(origin, { recursive: true, force: true });
   });
 
+  test('unset PLAYGROUND is off when SIGNING_KEY is set (its sign helper would sign anything)', async () => {
+    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY });
+    try {
+      expect((await fetch(`${proxy.url}/playground`)).status).toBe(404);
+      expect((await fetch(`${proxy.url}/playground/api/sign?url=/sample.mp4`)).status).toBe(404);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('PLAYGROUND=false removes the page, the redirect and the sign route', async () => {
     const proxy = await startProxy({ ORIGIN: origin, PLAYGROUND: 'false', SIGNING_KEY });
     try {
@@ -204,7 +214,7 @@ describe('playground routes', () => {
   });
 
   test('the sign route signs paths the proxy then accepts, refuses absolute URLs, and the page never holds the key', async () => {
-    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY, REQUIRE_SIGNED_URLS: 'true' });
+    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY, REQUIRE_SIGNED_URLS: 'true', PLAYGROUND: 'true' });
     try {
       const page = await (await fetch(`${proxy.url}/playground`)).text();
       expect(page).not.toContain(SIGNING_KEY);
@@ -327,7 +337,7 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in headless Chromium', () => 
   test('with REQUIRE_SIGNED_URLS every URL the page uses is signed by the proxy', {
     timeout: 180_000,
   }, async () => {
-    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY, REQUIRE_SIGNED_URLS: 'true' });
+    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY, REQUIRE_SIGNED_URLS: 'true', PLAYGROUND: 'true' });
     const page = await browser.newPage();
     const problems = watchProblems(page);
     try {
