@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
-import type { Delivery, Logger, RenderService } from '../render/service.js';
+import type { Delivery, Logger, RenderService, Timings } from '../render/service.js';
 import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
@@ -174,13 +174,19 @@ export function createHttpApp(deps: HttpDeps): Hono {
       kind = request.suffix.kind;
       if (request.sourcePath === '') throw new NotFoundError('No source path in the URL');
       const range = c.req.header('range');
+      const timings: Timings = {};
       const delivery = await deps.service.deliver(request, {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
         query: url.search,
         signal: c.req.raw.signal,
+        timings,
       });
       response = await respondToDelivery(c, delivery, deps.cacheControl);
+      const serverTiming = Object.entries(timings)
+        .map(([phase, ms]) => `${phase};dur=${ms.toFixed(1)}`)
+        .join(', ');
+      if (serverTiming) response.headers.append('Server-Timing', serverTiming);
     } catch (error) {
       const proxyError = toProxyError(error);
       logFailure(deps.log, proxyError, c.req.url);

@@ -98,6 +98,32 @@ export interface ClientHints {
   priority?: Priority;
   /** Aborts when the client goes away; a job nobody waits for any more is cancelled. */
   signal?: AbortSignal;
+  /** Filled in with where the time went (milliseconds), for `Server-Timing`. */
+  timings?: Timings;
+}
+
+/** Milliseconds spent per phase of one request; absent phases did not happen. */
+export interface Timings {
+  /** Asking the origin for the source's size and version. */
+  origin?: number;
+  /** Looking the output up in the cache. */
+  cache?: number;
+  /** Sniffing and probing the source. */
+  probe?: number;
+  /** Waiting for a job slot. */
+  queue?: number;
+  /** Running ffmpeg (and sharp). */
+  encode?: number;
+}
+
+async function timed<T>(timings: Timings | undefined, phase: keyof Timings, work: Promise<T>): Promise<T> {
+  if (!timings) return work;
+  const started = performance.now();
+  try {
+    return await work;
+  } finally {
+    timings[phase] = (timings[phase] ?? 0) + (performance.now() - started);
+  }
 }
 
 /** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
@@ -184,10 +210,10 @@ export class RenderService {
 
   /** Serves a request: the original bytes, or a cached, streaming or freshly made output. */
   async deliver(request: ProxyRequest, hints: ClientHints = {}): Promise<Delivery> {
-    const stat = await this.stat(request.sourcePath);
+    const stat = await timed(hints.timings, 'origin', this.stat(request.sourcePath));
     if (wantsOriginal(request)) return this.#original(request.sourcePath, stat);
     const key = this.#outputKey(request, stat, hints);
-    const hit = await this.#cacheGet(key);
+    const hit = await timed(hints.timings, 'cache', this.#cacheGet(key));
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
     if (request.suffix.kind === 'video') return this.#deliverVideo(key, request, stat, hints);
     const produce = () =>
@@ -326,7 +352,7 @@ export class RenderService {
         }, this.#deps.idleCancelMs ?? 5000);
       });
       try {
-        const facts = await this.facts(request.sourcePath, stat);
+        const facts = await timed(hints.timings, 'probe', this.facts(request.sourcePath, stat));
         const auto = chooseAutoFormat(hints.userAgent);
         const plan = planRequest(request, facts.info, this.#deps.limits, auto) as VideoPlan;
         const outputMeta: CacheMeta = {
@@ -360,6 +386,7 @@ export class RenderService {
               if (output.written === 0) throw new RenderError('The encoder produced no output');
             }),
           abort.signal,
+          hints.timings,
         );
         resolveMeta(outputMeta);
         await output.finish();
@@ -514,7 +541,7 @@ export class RenderService {
     hints: ClientHints,
     signal: AbortSignal,
   ): Promise<Produced> {
-    const facts = await this.facts(request.sourcePath, stat);
+    const facts = await timed(hints.timings, 'probe', this.facts(request.sourcePath, stat));
     const suffix = request.suffix;
     if (suffix.kind !== 'video' && suffix.kind !== 'thumbnail' && suffix.kind !== 'metadata') {
       return this.#produceAbs(key, request, stat, facts, hints, signal);
@@ -540,6 +567,7 @@ export class RenderService {
           'high',
           (jobSignal) => this.#thumbnail(request.sourcePath, facts, plan, jobSignal),
           signal,
+          hints.timings,
         );
         return {
           meta: { contentType: plan.contentType, size: body.length, etag: outputEtag(key), lastModified },
@@ -606,6 +634,7 @@ export class RenderService {
               });
             }),
           signal,
+          hints.timings,
         );
         const { init, media } = splitInitAndMedia(encoded);
         const contentType = suffix.height === AUDIO_TRACK_HEIGHT ? 'audio/mp4' : 'video/mp4';
@@ -654,12 +683,16 @@ export class RenderService {
     priority: Priority,
     job: (signal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
+    timings?: Timings,
   ): Promise<T> {
+    const queued = performance.now();
     return this.#deps.limiter.run(
       async (jobSignal) => {
         const started = performance.now();
+        if (timings) timings.queue = started - queued;
         try {
           const result = await job(jobSignal);
+          if (timings) timings.encode = performance.now() - started;
           this.#deps.observer?.jobFinished?.(kind, (performance.now() - started) / 1000, true);
           return result;
         } catch (error) {
