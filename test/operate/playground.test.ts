@@ -214,7 +214,12 @@ describe('playground routes', () => {
   });
 
   test('the sign route signs paths the proxy then accepts, refuses absolute URLs, and the page never holds the key', async () => {
-    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY, REQUIRE_SIGNED_URLS: 'true', PLAYGROUND: 'true' });
+    const proxy = await startProxy({
+      ORIGIN: origin,
+      SIGNING_KEY,
+      REQUIRE_SIGNED_URLS: 'true',
+      PLAYGROUND: 'true',
+    });
     try {
       const page = await (await fetch(`${proxy.url}/playground`)).text();
       expect(page).not.toContain(SIGNING_KEY);
@@ -337,7 +342,12 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in headless Chromium', () => 
   test('with REQUIRE_SIGNED_URLS every URL the page uses is signed by the proxy', {
     timeout: 180_000,
   }, async () => {
-    const proxy = await startProxy({ ORIGIN: origin, SIGNING_KEY, REQUIRE_SIGNED_URLS: 'true', PLAYGROUND: 'true' });
+    const proxy = await startProxy({
+      ORIGIN: origin,
+      SIGNING_KEY,
+      REQUIRE_SIGNED_URLS: 'true',
+      PLAYGROUND: 'true',
+    });
     const page = await browser.newPage();
     const problems = watchProblems(page);
     try {
