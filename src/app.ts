@@ -1,4 +1,4 @@
-import { access, constants, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import { pino } from 'pino';
@@ -124,8 +124,8 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       },
       async () => {
         try {
-          await access(config.cacheDir, constants.W_OK);
-          return undefined;
+          // A real write into the cache's own temp folder: W_OK alone says yes to a full disk.
+          return (await cache.writable()) ? undefined : `cache directory ${config.cacheDir} is not writable`;
         } catch {
           return `cache directory ${config.cacheDir} is not writable`;
         }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stat as fileStat, mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
@@ -335,12 +336,17 @@ export class RenderService {
     });
     meta.catch(() => {});
     const live = (async () => {
-      await mkdir(this.#deps.workDir, { recursive: true });
-      const tmp = nodePath.join(
-        this.#deps.workDir,
-        `${outputEtag(key).slice(1, -1)}-${process.pid}-${Date.now()}.part`,
-      );
-      return LiveOutput.create(tmp);
+      const name = `${outputEtag(key).slice(1, -1)}-${process.pid}-${Date.now()}.part`;
+      try {
+        await mkdir(this.#deps.workDir, { recursive: true });
+        return await LiveOutput.create(nodePath.join(this.#deps.workDir, name));
+      } catch (error) {
+        // The cache's disk is full or gone: still encode and stream, from the system temp folder.
+        this.#deps.log.warn({ err: error }, 'cache work folder unusable; encoding in the system temp folder');
+        const fallback = nodePath.join(os.tmpdir(), `ikvp-live-${process.pid}`);
+        await mkdir(fallback, { recursive: true });
+        return LiveOutput.create(nodePath.join(fallback, name));
+      }
     })();
     const run = async () => {
       const output = await live;
