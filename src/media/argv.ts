@@ -1,3 +1,4 @@
+import type { GeometryOp } from '../plan/geometry.js';
 import type { Demuxer } from './sniff.js';
 
 /**
@@ -59,17 +60,26 @@ export function probeArgs(input: SourceInput): string[] {
  * to the nearest keyframe through the index (reading only the bytes around it) and decode
  * forward to the exact frame. ffmpeg applies the source's rotation metadata itself.
  */
-export function frameArgs(input: SourceInput, timeSeconds: number, fromEnd = false): string[] {
+export function frameArgs(
+  input: SourceInput,
+  timeSeconds: number,
+  fromEnd = false,
+  filters: readonly string[] = [],
+): string[] {
   const seek = fromEnd ? ['-sseof', seconds(-Math.max(timeSeconds, 0.1))] : [];
   return [
     '-hide_banner',
     '-nostdin',
     '-loglevel',
     'error',
+    // One frame: frame threading would only delay it behind a pipeline of frames.
+    '-threads',
+    '1',
     ...seek,
     ...inputArgs(input, fromEnd ? undefined : timeSeconds),
     '-map',
     '0:v:0',
+    ...(filters.length > 0 ? ['-vf', filters.join(',')] : []),
     '-frames:v',
     '1',
     '-an',
@@ -110,4 +120,24 @@ export function remuxWithIndexArgs(inputPath: string, outputPath: string, format
     '-y',
     outputPath,
   ];
+}
+
+/**
+ * Moves the leading rotate/resize steps of a still's geometry into ffmpeg's filter chain, so a
+ * 300 px thumbnail of a 4K frame leaves ffmpeg as 300 px instead of a 25 MB PNG for sharp. The
+ * remaining steps (crop, pad, border, corners) stay with sharp.
+ */
+export function splitFrameFilters(ops: readonly GeometryOp[]): { filters: string[]; rest: GeometryOp[] } {
+  const filters: string[] = [];
+  let index = 0;
+  for (; index < ops.length; index++) {
+    const op = ops[index]!;
+    if (op.op === 'rotate')
+      filters.push(
+        op.degrees === 90 ? 'transpose=clock' : op.degrees === 270 ? 'transpose=cclock' : 'hflip,vflip',
+      );
+    else if (op.op === 'resize') filters.push(`scale=${op.width}:${op.height}:flags=lanczos`, 'setsar=1');
+    else break;
+  }
+  return { filters, rest: ops.slice(index) };
 }

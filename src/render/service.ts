@@ -15,7 +15,13 @@ import {
   UnsupportedMediaError,
 } from '../errors.js';
 import { absInitArgs, absSegmentArgs } from '../media/abs-argv.js';
-import { frameArgs, probeArgs, remuxWithIndexArgs, type SourceInput } from '../media/argv.js';
+import {
+  frameArgs,
+  probeArgs,
+  remuxWithIndexArgs,
+  type SourceInput,
+  splitFrameFilters,
+} from '../media/argv.js';
 import { splitInitAndMedia } from '../media/fmp4.js';
 import { parseProbeOutput } from '../media/probe.js';
 import { runPipelineToBuffer, runToBuffer, startProcess } from '../media/runner.js';
@@ -717,19 +723,24 @@ export class RenderService {
     plan: ThumbnailPlan,
     signal: AbortSignal,
   ): Promise<Buffer> {
+    const { filters, rest } = splitFrameFilters(plan.ops);
     const frame = await this.#withSource(path, facts.stat, facts.demuxer, async (input) => {
       const options = { timeoutMs: this.#deps.jobTimeoutMs, signal };
-      let png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, plan.time), options);
+      let png = await runToBuffer(
+        this.#deps.ffmpegPath,
+        frameArgs(input, plan.time, false, filters),
+        options,
+      );
       // Seeking into the last frame interval can land past the final frame; take the last one then.
       if (png.length === 0 && plan.time > 0)
-        png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, 0.5, true), options);
+        png = await runToBuffer(this.#deps.ffmpegPath, frameArgs(input, 0.5, true, filters), options);
       return png;
     });
     if (frame.length === 0)
       throw new UnprocessableError(`No frame could be decoded at ${plan.time} s`, 'no_frame');
     return renderStill({
       frame,
-      ops: plan.ops,
+      ops: rest,
       format: plan.format,
       quality: plan.quality,
       maxInputPixels: this.#deps.maxSourcePixels,
