@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import { pino } from 'pino';
 import { createCache } from './cache/index.js';
 import type { Config } from './config/index.js';
+import { HotResponses } from './http/hot-cache.js';
 import { ProxyMetrics } from './http/metrics.js';
 import { loadHlsScript } from './http/playground.js';
 import { createHttpApp } from './http/routes.js';
@@ -109,10 +110,14 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     requireSignedUrls: config.requireSignedUrls,
     cacheControl: config.cacheControl,
     isStopping: () => stopping,
+    hotCache: new HotResponses({
+      maxBytes: Math.floor(config.memoryCacheMaxBytes / 4),
+      maxItemBytes: config.memoryCacheMaxItemBytes,
+      ttlMs: config.sourceTtlMs,
+    }),
     metricsText: () => registry.text(),
     playground,
-    onRequest: (kind, response, seconds) =>
-      registry.request(kind, response.status, seconds, response.headers.get('x-cache')),
+    onRequest: (kind, status, seconds, cache) => registry.request(kind, status, seconds, cache ?? null),
     readiness: [
       async () => {
         try {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from '../render/service.js';
 
@@ -26,6 +27,56 @@ export function appendServerTiming(existing: string | null, name: string, millis
   return existing ? `${existing}, ${entry}` : entry;
 }
 
+/** Headers added to responses of routes that did not add them themselves. */
+const CORS_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache',
+};
+
+interface RequestState {
+  id: string;
+  started: number;
+  /** True once the route put our headers into its response itself (the fast path). */
+  decorated: boolean;
+  /** Set by the route when the response object does not tell (a stream piped to the socket). */
+  status?: number;
+  cache?: string;
+}
+
+const STATE = 'requestState';
+
+function stateOf(c: Context): RequestState | undefined {
+  return c.get(STATE as never) as RequestState | undefined;
+}
+
+/**
+ * `X-Request-Id` and `Server-Timing` (the given phases plus `total` so far) for a route to put
+ * into its response as it builds it. Headers set on a finished response force it to be rebuilt,
+ * which costs more than the rest of a cache hit.
+ */
+export function requestHeaders(
+  c: Context,
+  phases: Readonly<{ [phase: string]: number | undefined }> = {},
+): Record<string, string> {
+  const state = stateOf(c);
+  if (!state) return {};
+  state.decorated = true;
+  let timing = '';
+  for (const [phase, ms] of Object.entries(phases)) {
+    if (ms !== undefined) timing += `${phase};dur=${ms.toFixed(1)}, `;
+  }
+  timing += `total;dur=${(performance.now() - state.started).toFixed(1)}`;
+  return { 'X-Request-Id': state.id, 'Server-Timing': timing };
+}
+
+/** Records what a route answered, for the log line, when the response object cannot say it. */
+export function noteOutcome(c: Context, status: number, cache: string | undefined): void {
+  const state = stateOf(c);
+  if (!state) return;
+  state.status = status;
+  state.cache = cache;
+}
+
 function setHeaders(c: Context, values: Record<string, string>): void {
   const apply = (headers: Headers) => {
     for (const [name, value] of Object.entries(values)) headers.set(name, value);
@@ -47,27 +98,36 @@ function setHeaders(c: Context, values: Record<string, string>): void {
  */
 export function requestLog(log: Logger): MiddlewareHandler {
   return async function logRequest(c, next) {
-    const started = performance.now();
-    const requestId = chooseRequestId(c.req.header('x-request-id'));
-    c.set('requestId' as never, requestId as never);
+    const state: RequestState = {
+      id: chooseRequestId(c.req.header('x-request-id')),
+      started: performance.now(),
+      decorated: false,
+    };
+    c.set(STATE as never, state as never);
+    c.set('requestId' as never, state.id as never);
     await next();
-    const ms = performance.now() - started;
-    setHeaders(c, {
-      'X-Request-Id': requestId,
-      'Server-Timing': appendServerTiming(c.res.headers.get('server-timing'), 'total', ms),
-    });
+    const ms = performance.now() - state.started;
+    if (!state.decorated && c.res !== RESPONSE_ALREADY_SENT) {
+      setHeaders(c, {
+        ...CORS_HEADERS,
+        'X-Request-Id': state.id,
+        'Server-Timing': appendServerTiming(c.res.headers.get('server-timing'), 'total', ms),
+      });
+    }
     const path = c.req.path;
+    const quiet = QUIET_PATHS.has(path);
+    if (!(log.isLevelEnabled?.(quiet ? 'debug' : 'info') ?? true)) return;
     const query = new URL(c.req.url).search;
     const line = {
-      reqId: requestId,
+      reqId: state.id,
       method: c.req.method,
       path,
       ...(query ? { query } : {}),
-      status: c.res.status,
+      status: state.status ?? (c.res === RESPONSE_ALREADY_SENT ? undefined : c.res.status),
       ms: Math.round(ms * 10) / 10,
-      cache: c.res.headers.get('x-cache') ?? undefined,
+      ...(state.cache ? { cache: state.cache } : {}),
     };
-    if (QUIET_PATHS.has(path)) log.debug(line, 'request');
+    if (quiet) log.debug(line, 'request');
     else log.info(line, 'request');
   };
 }

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { CacheMeta } from '../cache/types.js';
 import { type ProxyError, RangeNotSatisfiableError } from '../errors.js';
 import type { ByteRange } from '../origin/types.js';
@@ -24,14 +24,15 @@ export interface ConditionalRequest {
   range?: string;
 }
 
-function etagMatches(header: string, etag: string): boolean {
+/** True when an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks for it). */
+export function etagListMatches(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
   const bare = etag.replace(/^W\//, '');
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === bare);
 }
 
 function notModified(request: ConditionalRequest, body: ServableBody): boolean {
-  if (request.ifNoneMatch !== undefined) return etagMatches(request.ifNoneMatch, body.etag);
+  if (request.ifNoneMatch !== undefined) return etagListMatches(request.ifNoneMatch, body.etag);
   if (request.ifModifiedSince && body.lastModified !== undefined) {
     const since = Date.parse(request.ifModifiedSince);
     return Number.isFinite(since) && Math.floor(body.lastModified / 1000) * 1000 <= since;
@@ -53,8 +54,16 @@ function rangeApplies(request: ConditionalRequest, body: ServableBody): boolean 
   );
 }
 
-function streamBody(stream: Readable): ReadableStream {
-  return Readable.toWeb(stream) as unknown as ReadableStream;
+/**
+ * What to send: status, headers as a plain object (cheap to build and to write), and a body in
+ * memory or a stream to open. The route turns it into a response; a stream can then be piped
+ * straight into the socket instead of through a web stream.
+ */
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body?: Buffer;
+  stream?: () => Promise<Readable>;
 }
 
 /**
@@ -62,18 +71,15 @@ function streamBody(stream: Readable): ReadableStream {
  * `If-None-Match`, 206 for a single satisfiable range, 416 otherwise. Throws
  * `RangeNotSatisfiableError` so the error mapper renders it.
  */
-export async function respondWithBody(
+export function answerWithBody(
   request: ConditionalRequest,
   body: ServableBody,
   extraHeaders: Record<string, string>,
-): Promise<Response> {
-  const headers = new Headers(extraHeaders);
-  headers.set('ETag', body.etag);
-  headers.set('Accept-Ranges', 'bytes');
-  if (body.lastModified !== undefined)
-    headers.set('Last-Modified', new Date(body.lastModified).toUTCString());
-  if (notModified(request, body)) return new Response(null, { status: 304, headers });
-  headers.set('Content-Type', body.contentType);
+): Answer {
+  const headers: Record<string, string> = { ...extraHeaders, ETag: body.etag, 'Accept-Ranges': 'bytes' };
+  if (body.lastModified !== undefined) headers['Last-Modified'] = new Date(body.lastModified).toUTCString();
+  if (notModified(request, body)) return { status: 304, headers };
+  headers['Content-Type'] = body.contentType;
   const head = request.method === 'HEAD';
   let range: ByteRange | undefined;
   if (rangeApplies(request, body)) {
@@ -82,18 +88,17 @@ export async function respondWithBody(
     range = parsed;
   }
   if (range) {
-    headers.set('Content-Range', `bytes ${range.start}-${range.end}/${body.size}`);
-    headers.set('Content-Length', String(range.end - range.start + 1));
-    if (head) return new Response(null, { status: 206, headers });
-    const payload = body.body
-      ? body.body.subarray(range.start, range.end + 1)
-      : streamBody(await body.open(range));
-    return new Response(payload, { status: 206, headers });
+    const part = range;
+    headers['Content-Range'] = `bytes ${part.start}-${part.end}/${body.size}`;
+    headers['Content-Length'] = String(part.end - part.start + 1);
+    if (head) return { status: 206, headers };
+    if (body.body) return { status: 206, headers, body: body.body.subarray(part.start, part.end + 1) };
+    return { status: 206, headers, stream: () => body.open(part) };
   }
-  headers.set('Content-Length', String(body.size));
-  if (head) return new Response(null, { status: 200, headers });
-  if (body.size === 0) return new Response(null, { status: 200, headers });
-  return new Response(body.body ?? streamBody(await body.open()), { status: 200, headers });
+  headers['Content-Length'] = String(body.size);
+  if (head || body.size === 0) return { status: 200, headers };
+  if (body.body) return { status: 200, headers, body: body.body };
+  return { status: 200, headers, stream: () => body.open() };
 }
 
 /** Converts cache metadata into a servable body description. */
@@ -109,10 +114,17 @@ export function servableFromMeta(meta: CacheMeta, open: ServableBody['open'], bo
 }
 
 /** The JSON error document every failure is rendered as (`Cache-Control: no-store`). */
-export function errorResponse(error: ProxyError, head = false): Response {
-  const headers = new Headers(error.headers);
-  headers.set('Content-Type', 'application/json; charset=utf-8');
-  headers.set('Cache-Control', 'no-store');
+export function errorResponse(
+  error: ProxyError,
+  head = false,
+  extraHeaders: Record<string, string> = {},
+): Response {
+  const headers: Record<string, string> = {
+    ...extraHeaders,
+    ...error.headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+  };
   const payload = JSON.stringify({ error: { code: error.code, message: error.message } });
   return new Response(head ? null : payload, { status: error.status, headers });
 }

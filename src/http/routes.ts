@@ -1,4 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
@@ -6,9 +9,10 @@ import type { Delivery, Logger, RenderService, Timings } from '../render/service
 import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
+import type { HotResponses } from './hot-cache.js';
 import { createPlaygroundApp, type PlaygroundDeps } from './playground.js';
-import { requestLog } from './request-log.js';
-import { errorResponse, respondWithBody, servableFromMeta } from './respond.js';
+import { chooseRequestId, noteOutcome, requestHeaders, requestLog } from './request-log.js';
+import { type Answer, answerWithBody, errorResponse, etagListMatches, servableFromMeta } from './respond.js';
 
 /** Checks the `/readyz` endpoint runs; each returns a problem description or undefined. */
 export type ReadinessCheck = () => Promise<string | undefined>;
@@ -26,9 +30,11 @@ export interface HttpDeps {
   readiness: ReadinessCheck[];
   /** Set when the process is stopping: `/readyz` fails at once. */
   isStopping: () => boolean;
+  /** Replays small complete answers by exact URL (see `HotResponses`). */
+  hotCache?: HotResponses;
   /** Prometheus text for `/metrics`. */
   metricsText?: () => Promise<string>;
-  onRequest?: (kind: string, response: Response, seconds: number) => void;
+  onRequest?: (kind: string, status: number, seconds: number, cache: string | undefined) => void;
   /** The playground's routes, mounted only when `PLAYGROUND` is on. */
   playground?: PlaygroundDeps;
 }
@@ -43,10 +49,41 @@ function conditional(c: Context) {
   };
 }
 
-async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: string): Promise<Response> {
+/** Headers every delivered response carries so players on other origins can read it. */
+const CORS_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache',
+};
+
+/** Keeps a whole-body answer for replay, unless it varies by request header. */
+function rememberHot(
+  hot: HotResponses,
+  requestUrl: string,
+  answer: Answer,
+  kind: string,
+  ikT: string | null,
+): void {
+  const { 'X-Request-Id': _id, 'Server-Timing': _timing, ...stable } = answer.headers;
+  if (Object.keys(stable).some((name) => name.toLowerCase() === 'vary') || !answer.body) return;
+  const signedUntil = ikT && /^\d+$/.test(ikT) ? Number(ikT) : undefined;
+  hot.remember(
+    requestUrl,
+    { body: answer.body, headers: { ...stable, 'X-Cache': 'HIT-MEMORY' }, etag: stable.ETag ?? '', kind },
+    signedUntil,
+  );
+}
+
+/** The `X-Cache` label of a delivery (also the metrics' cache result). */
+function cacheLabel(delivery: Delivery): string {
+  if (delivery.kind === 'original') return 'ORIGIN';
+  if (delivery.kind === 'live') return 'MISS-STREAMING';
+  return delivery.cacheStatus === 'HIT' ? `HIT-${delivery.object.tier.toUpperCase()}` : 'MISS';
+}
+
+function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, string>): Answer {
   if (delivery.kind === 'original') {
     const { stat } = delivery;
-    return respondWithBody(
+    return answerWithBody(
       conditional(c),
       {
         contentType: stat.contentType ?? 'application/octet-stream',
@@ -55,44 +92,57 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
         lastModified: stat.lastModified?.getTime(),
         open: delivery.open,
       },
-      { 'Cache-Control': cacheControl, 'X-Cache': 'ORIGIN' },
+      headers,
     );
   }
   if (delivery.kind === 'live') {
-    // Still encoding: stream the growing output. Its bytes are final (the encoder only appends),
-    // so the ETag is already the one the finished file will have.
-    const headers = new Headers({
+    // Still encoding: stream the growing output. An mp4 streams its final bytes (ETag known,
+    // ranges valid later); a WebM is re-indexed after the encode, so its streamed copy must not
+    // be cached or resumed as the final one.
+    const live: Record<string, string> = {
+      ...headers,
       'Content-Type': delivery.meta.contentType,
-      'Cache-Control': cacheControl,
-      'X-Cache': 'MISS-STREAMING',
       ...(delivery.meta.headers ?? {}),
-    });
-    // An mp4 streams its final bytes (ETag known, ranges valid later); a WebM is re-indexed after
-    // the encode, so its streamed copy must not be cached or resumed as the final one.
+    };
     if (delivery.meta.etag) {
-      headers.set('ETag', delivery.meta.etag);
-      headers.set('Accept-Ranges', 'bytes');
+      live.ETag = delivery.meta.etag;
+      live['Accept-Ranges'] = 'bytes';
     } else {
-      headers.set('Accept-Ranges', 'none');
-      headers.set('Cache-Control', 'no-store');
+      live['Accept-Ranges'] = 'none';
+      live['Cache-Control'] = 'no-store';
     }
-    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
-    return new Response(Readable.toWeb(delivery.open()) as unknown as ReadableStream, {
-      status: 200,
-      headers,
-    });
+    if (c.req.method === 'HEAD') return { status: 200, headers: live };
+    return { status: 200, headers: live, stream: async () => delivery.open() };
   }
   const { object } = delivery;
-  const extra: Record<string, string> = {
-    'Cache-Control': cacheControl,
-    'X-Cache': delivery.cacheStatus === 'HIT' ? `HIT-${object.tier.toUpperCase()}` : 'MISS',
-    ...(object.meta.headers ?? {}),
-  };
-  return respondWithBody(
+  return answerWithBody(
     conditional(c),
     servableFromMeta(object.meta, (range) => object.open(range), object.body),
-    extra,
+    { ...headers, ...(object.meta.headers ?? {}) },
   );
+}
+
+/**
+ * Turns an answer into what Hono returns. Bodies in memory go out as they are; streams (disk
+ * hits, originals, encodes in progress) are piped straight into the Node socket when the server
+ * is Node's, which is several times faster than a web ReadableStream.
+ */
+async function send(c: Context, answer: Answer): Promise<Response> {
+  if (!answer.stream)
+    return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+  const stream = await answer.stream();
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!outgoing) {
+    return new Response(Readable.toWeb(stream) as unknown as ReadableStream, {
+      status: answer.status,
+      headers: answer.headers,
+    });
+  }
+  outgoing.writeHead(answer.status, answer.headers);
+  pipeline(stream, outgoing).catch(() => {
+    // The client went away, or the source failed mid-body: the socket is closed either way.
+  });
+  return RESPONSE_ALREADY_SENT;
 }
 
 /**
@@ -101,14 +151,37 @@ async function respondToDelivery(c: Context, delivery: Delivery, cacheControl: s
  */
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  const hot = deps.hotCache;
+  if (hot) {
+    // Before everything else: a repeat of a small cached answer goes straight back out.
+    app.use('*', async function hotPath(c, next) {
+      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
+      const entry = hot.get(c.req.url);
+      if (!entry || deps.isStopping()) return next();
+      if (c.req.header('range') || c.req.header('if-range') || c.req.header('if-modified-since'))
+        return next();
+      const started = performance.now();
+      const id = chooseRequestId(c.req.header('x-request-id'));
+      const ifNoneMatch = c.req.header('if-none-match');
+      const notModified = ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, entry.etag);
+      const headers = { ...entry.headers, 'X-Request-Id': id, 'Server-Timing': 'hot;dur=0.0' };
+      const status = notModified ? 304 : 200;
+      const response = new Response(notModified || c.req.method === 'HEAD' ? null : entry.body, {
+        status,
+        headers,
+      });
+      deps.onRequest?.(entry.kind, status, (performance.now() - started) / 1000, 'HIT-MEMORY');
+      if (deps.log.isLevelEnabled?.('info') ?? true) {
+        deps.log.info(
+          { reqId: id, method: c.req.method, path: c.req.path, status, cache: 'HIT-MEMORY' },
+          'request',
+        );
+      }
+      return response;
+    });
+  }
   app.use('*', requestLog(deps.log));
 
-  // Players (hls.js, dash.js, <video crossorigin>) on other origins read outputs with fetch/XHR.
-  app.use('*', async function cors(c, next) {
-    await next();
-    c.res.headers.set('Access-Control-Allow-Origin', '*');
-    c.res.headers.set('Access-Control-Expose-Headers', CORS_EXPOSED);
-  });
   app.options('*', (c) =>
     c.body(null, 204, {
       'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
@@ -151,6 +224,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.on(['GET', 'HEAD'], '*', async function deliver(c) {
     const started = performance.now();
     let kind = 'unknown';
+    let label: string | undefined;
     let response: Response;
     try {
       if (deps.isStopping()) {
@@ -179,20 +253,46 @@ export function createHttpApp(deps: HttpDeps): Hono {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
         query: url.search,
-        signal: c.req.raw.signal,
+        // Lazy: building the full Request object is measurable on the cache-hit path.
+        get signal() {
+          return c.req.raw.signal;
+        },
         timings,
       });
-      response = await respondToDelivery(c, delivery, deps.cacheControl);
-      const serverTiming = Object.entries(timings)
-        .map(([phase, ms]) => `${phase};dur=${ms.toFixed(1)}`)
-        .join(', ');
-      if (serverTiming) response.headers.append('Server-Timing', serverTiming);
+      label = cacheLabel(delivery);
+      const headers: Record<string, string> = {
+        ...CORS_HEADERS,
+        ...requestHeaders(c, { ...timings }),
+        'Cache-Control': deps.cacheControl,
+        'X-Cache': label,
+      };
+      const answer = answerDelivery(c, delivery, headers);
+      if (
+        hot &&
+        delivery.kind === 'output' &&
+        answer.status === 200 &&
+        answer.body &&
+        c.req.method === 'GET'
+      ) {
+        rememberHot(hot, c.req.url, answer, kind, url.searchParams.get('ik-t'));
+      }
+      response = await send(c, answer);
     } catch (error) {
       const proxyError = toProxyError(error);
       logFailure(deps.log, proxyError, c.req.url);
-      response = errorResponse(proxyError, c.req.method === 'HEAD');
+      response = errorResponse(proxyError, c.req.method === 'HEAD', {
+        ...CORS_HEADERS,
+        ...requestHeaders(c),
+      });
     }
-    deps.onRequest?.(kind, response, (performance.now() - started) / 1000);
+    const status = response === RESPONSE_ALREADY_SENT ? 200 : response.status;
+    noteOutcome(c, status, label);
+    deps.onRequest?.(
+      kind,
+      response === RESPONSE_ALREADY_SENT ? 200 : response.status,
+      (performance.now() - started) / 1000,
+      label,
+    );
     return response;
   });
 
@@ -212,8 +312,6 @@ export function createHttpApp(deps: HttpDeps): Hono {
   });
   return app;
 }
-
-const CORS_EXPOSED = 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache';
 
 const ABS_RESOURCE = /\/ik-abs\/[^/]+\/[^/]+$/;
 

@@ -58,6 +58,8 @@ import type { SourceEndpoint, SourceGrant } from './source-endpoint.js';
 
 /** Minimal logger shape (pino satisfies it). */
 export interface Logger {
+  /** pino's level check; lets hot paths skip building log lines nobody will see. */
+  isLevelEnabled?(level: string): boolean;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
