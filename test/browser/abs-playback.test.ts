@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hasChromium, launchChromium } from '../support/browser.js';
 import { ensureLargeFixture, REPO_ROOT } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -15,7 +15,6 @@ import { startProxy, type TestProxy } from '../support/proxy.js';
  * to 70 %. The page is served from its own origin, so the proxy's CORS headers are exercised too.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const LADDER = 'sr-240_360_720';
 const EXPECTED_HEIGHTS = [240, 360, 720];
 const START_TIMEOUT_MS = 20_000;
@@ -221,7 +220,7 @@ async function playAndSeek(
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('adaptive streams play in headless Chromium', () => {
+describe.skipIf(!hasChromium)('adaptive streams play in headless Chromium', () => {
   let browser: Browser;
   let pageServer: { url: string; server: Server };
   let workDir: string;
@@ -236,19 +235,7 @@ describe.skipIf(!existsSync(CHROMIUM))('adaptive streams play in headless Chromi
       startPageServer().then((s) => (pageServer = s)),
     ]);
     await copyFile(large, path.join(originDir, 'large.mp4'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

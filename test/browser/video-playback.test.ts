@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hasChromium, launchChromium } from '../support/browser.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
 /**
@@ -8,11 +8,7 @@ import { startProxy, type TestProxy } from '../support/proxy.js';
  * before must start playing while the proxy is still encoding it: the first request streams.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const PLAY_TIMEOUT_MS = 10_000;
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`Skipping video playback tests: ${CHROMIUM} is missing (apt-get install chromium).`);
 
 /**
  * Browser-side code (a string, so this Node project needs no DOM types): resolves once the
@@ -42,19 +38,7 @@ let browser: Browser;
 describe.skipIf(!hasChromium)('a <video> plays a never-seen transform', () => {
   beforeAll(async () => {
     proxy = await startProxy();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   checkSignablePath,
@@ -11,6 +10,7 @@ import {
   jsonForScript,
   playgroundPage,
 } from '../../src/http/playground.js';
+import { hasChromium, launchChromium } from '../support/browser.js';
 import { fixturePath, REPO_ROOT } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -35,7 +35,6 @@ declare const document: {
 };
 declare const window: { __xss?: number };
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 /** A file name that would run script if the page ever put a listing into HTML unescaped. */
 const HOSTILE_NAME = '"><img src=x onerror="window.__xss=1">.mp4';
@@ -50,19 +49,7 @@ async function makeOrigin(): Promise<string> {
 }
 
 async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  return launchChromium();
 }
 
 /** Page errors and CSP violations seen while a test ran; both mean the page is broken. */
@@ -257,7 +244,7 @@ describe('playground routes', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('playground in headless Chromium', () => {
+describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
   let browser: Browser;
   let origin: string;
   beforeAll(async () => {
