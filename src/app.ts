@@ -7,7 +7,7 @@ import type { Config } from './config/index.js';
 import { HotResponses } from './http/hot-cache.js';
 import { ProxyMetrics } from './http/metrics.js';
 import { loadHlsScript } from './http/playground.js';
-import { createHttpApp } from './http/routes.js';
+import { createHttpApp, hotFetch } from './http/routes.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
 import { CountingOrigin } from './origin/counting.js';
 import { createOrigin } from './origin/index.js';
@@ -20,6 +20,8 @@ import { signPath } from './url/signature.js';
 /** A built proxy: the Hono app plus what start-up and shutdown need to reach. */
 export interface VideoProxy {
   app: Hono;
+  /** What the HTTP server calls: the hot path for repeated small answers, then the app. */
+  fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   service: RenderService;
   origin: CountingOrigin;
   limiter: JobLimiter;
@@ -76,6 +78,11 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       maxSourceStreams: config.maxSourceStreams,
     },
   });
+  const hot = new HotResponses({
+    maxBytes: Math.floor(config.memoryCacheMaxBytes / 4),
+    maxItemBytes: config.memoryCacheMaxItemBytes,
+    ttlMs: config.sourceTtlMs,
+  });
   metrics = new ProxyMetrics({
     limiter: () => limiter.stats(),
     origin: () => origin.stats(),
@@ -110,11 +117,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     requireSignedUrls: config.requireSignedUrls,
     cacheControl: config.cacheControl,
     isStopping: () => stopping,
-    hotCache: new HotResponses({
-      maxBytes: Math.floor(config.memoryCacheMaxBytes / 4),
-      maxItemBytes: config.memoryCacheMaxItemBytes,
-      ttlMs: config.sourceTtlMs,
-    }),
+    hotCache: hot,
     metricsText: () => registry.text(),
     playground,
     onRequest: (kind, status, seconds, cache) => registry.request(kind, status, seconds, cache ?? null),
@@ -147,6 +150,15 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
   });
   return {
     app,
+    fetch: hotFetch(
+      {
+        hot,
+        log,
+        isStopping: () => stopping,
+        onRequest: (kind, status, seconds, cache) => registry.request(kind, status, seconds, cache ?? null),
+      },
+      (request, env) => app.fetch(request, env),
+    ),
     service,
     origin,
     limiter,

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const proxy = await buildProxy(config);
-  const server = serve({ fetch: proxy.app.fetch, port: config.port, hostname: config.host }, (info) => {
+  const server = serve({ fetch: proxy.fetch, port: config.port, hostname: config.host }, (info) => {
     const shown = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
     proxy.log.info(
       { port: info.port, host: config.host, origin: describeOrigin(config) },

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -54,6 +54,53 @@ const CORS_HEADERS: Readonly<Record<string, string>> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache',
 };
+
+/** What `hotFetch` needs from the route layer. */
+export interface HotFetchDeps {
+  hot: HotResponses;
+  log: Logger;
+  isStopping: () => boolean;
+  onRequest?: HttpDeps['onRequest'];
+}
+
+/**
+ * Wraps the app's `fetch` so a repeat of a small cached answer is sent before Hono even builds a
+ * context: an exact-URL lookup, then a response built from stored headers. Anything it does not
+ * handle (other methods, ranges, conditions other than If-None-Match, misses) goes to the app.
+ */
+export function hotFetch(
+  deps: HotFetchDeps,
+  next: (request: Request, env?: unknown) => Response | Promise<Response>,
+) {
+  return function fetchWithHotPath(request: Request, env?: unknown): Response | Promise<Response> {
+    const method = request.method;
+    if (method !== 'GET' && method !== 'HEAD') return next(request, env);
+    const entry = deps.hot.get(request.url);
+    if (!entry || deps.isStopping()) return next(request, env);
+    const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const header = (name: string): string | undefined => {
+      if (!incoming) return request.headers.get(name) ?? undefined;
+      const value = incoming.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    };
+    if (header('range') || header('if-range') || header('if-modified-since')) return next(request, env);
+    const started = performance.now();
+    const id = chooseRequestId(header('x-request-id'));
+    const ifNoneMatch = header('if-none-match');
+    const notModified = ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, entry.etag);
+    const status = notModified ? 304 : 200;
+    const headers = { ...entry.headers, 'X-Request-Id': id, 'Server-Timing': 'hot;dur=0.0' };
+    const response = new Response(notModified || method === 'HEAD' ? null : entry.body, { status, headers });
+    deps.onRequest?.(entry.kind, status, (performance.now() - started) / 1000, 'HIT-MEMORY');
+    if (deps.log.isLevelEnabled?.('info') ?? true) {
+      deps.log.info(
+        { reqId: id, method, path: new URL(request.url).pathname, status, cache: 'HIT-MEMORY' },
+        'request',
+      );
+    }
+    return response;
+  };
+}
 
 /** Keeps a whole-body answer for replay, unless it varies by request header. */
 function rememberHot(
@@ -152,34 +199,6 @@ async function send(c: Context, answer: Answer): Promise<Response> {
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   const hot = deps.hotCache;
-  if (hot) {
-    // Before everything else: a repeat of a small cached answer goes straight back out.
-    app.use('*', async function hotPath(c, next) {
-      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
-      const entry = hot.get(c.req.url);
-      if (!entry || deps.isStopping()) return next();
-      if (c.req.header('range') || c.req.header('if-range') || c.req.header('if-modified-since'))
-        return next();
-      const started = performance.now();
-      const id = chooseRequestId(c.req.header('x-request-id'));
-      const ifNoneMatch = c.req.header('if-none-match');
-      const notModified = ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, entry.etag);
-      const headers = { ...entry.headers, 'X-Request-Id': id, 'Server-Timing': 'hot;dur=0.0' };
-      const status = notModified ? 304 : 200;
-      const response = new Response(notModified || c.req.method === 'HEAD' ? null : entry.body, {
-        status,
-        headers,
-      });
-      deps.onRequest?.(entry.kind, status, (performance.now() - started) / 1000, 'HIT-MEMORY');
-      if (deps.log.isLevelEnabled?.('info') ?? true) {
-        deps.log.info(
-          { reqId: id, method: c.req.method, path: c.req.path, status, cache: 'HIT-MEMORY' },
-          'request',
-        );
-      }
-      return response;
-    });
-  }
   app.use('*', requestLog(deps.log));
 
   app.options('*', (c) =>

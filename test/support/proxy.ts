@@ -36,7 +36,7 @@ export async function startProxy(
     log: options.log ?? pino({ level: env.LOG_LEVEL ?? 'silent' }),
     ...options,
   });
-  const server = serve({ fetch: proxy.app.fetch, port: 0, hostname: '127.0.0.1' });
+  const server = serve({ fetch: proxy.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
