@@ -347,6 +347,9 @@ export class DiskStore implements CacheStore {
   }
 }
 
+/** Chunk size when streaming a cached body to a client. */
+const READ_CHUNK_BYTES = 512 * 1024;
+
 function diskObject(meta: CacheMeta, bodyPath: string): CachedObject {
   return {
     meta,
@@ -360,8 +363,12 @@ function diskObject(meta: CacheMeta, bodyPath: string): CachedObject {
       } catch (error) {
         throw cacheError(`Disk cache entry ${bodyPath} is gone (evicted or replaced)`, error);
       }
-      // The handle is closed by the stream when it ends, fails or is destroyed.
-      return handle.createReadStream(resolved ? { start: resolved.start, end: resolved.end } : {});
+      // The handle is closed by the stream when it ends, fails or is destroyed. Large reads (the
+      // default is 64 KiB) cut the syscalls per megabyte served by a factor of eight.
+      return handle.createReadStream({
+        highWaterMark: READ_CHUNK_BYTES,
+        ...(resolved ? { start: resolved.start, end: resolved.end } : {}),
+      });
     },
   };
 }
