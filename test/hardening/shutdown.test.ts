@@ -167,11 +167,16 @@ describe('the server process', () => {
 
     const signalled = Date.now();
     server.child.kill('SIGTERM');
-    // Readiness fails at once: a 503 from /readyz, or no listener at all.
-    const readiness = await fetch(`${server.url}/readyz`).then(
-      (response) => response.status,
-      () => 'refused',
-    );
+    // Readiness fails at once: a 503 from /readyz, or no listener at all. The signal reaches the
+    // child asynchronously, so poll briefly rather than race the very first request against it.
+    let readiness: number | string = 200;
+    while (readiness === 200 && Date.now() - signalled < 1000) {
+      readiness = await fetch(`${server.url}/readyz`).then(
+        (response) => response.status,
+        () => 'refused',
+      );
+      if (readiness === 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect([503, 'refused']).toContain(readiness);
     expect(Date.now() - signalled).toBeLessThan(1000);
 
