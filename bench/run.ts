@@ -1,0 +1,298 @@
+/**
+ * `npm run bench`: generates the media (cached in bench/.media), starts s3rver behind a
+ * byte-counting pass-through and the proxy as a child process, runs every scenario next to its
+ * reference in the same run, prints the table and rewrites docs/benchmarks.md.
+ *
+ * `npm run bench -- --only 1,2` runs a subset (docs/benchmarks.md is then left alone).
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CopyObjectCommand } from '@aws-sdk/client-s3';
+import { startTestS3 } from '../test/support/s3.js';
+import { ensureMedia } from './media.js';
+import { startOriginCounter } from './origin-counter.js';
+import { benchmarksDocument, type MachineInfo, markdownTable, type Row } from './report.js';
+import {
+  type BenchContext,
+  cachedThumbnail,
+  coldThumbnail,
+  firstHlsSegment,
+  identicalBurst,
+  memoryWhileTranscodingHuge,
+  newTranscode,
+  REPS,
+  rangeThroughput,
+  type SourceName,
+} from './scenarios.js';
+import { type ProxyChild, startProxyChild } from './servers.js';
+import { runCommand, sleep } from './util.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MEDIA_DIR = path.join(REPO_ROOT, 'bench/.media');
+const DOC = path.join(REPO_ROOT, 'docs/benchmarks.md');
+const BUCKET = 'bench';
+/** The 1 GB transcode is stopped here so the whole bench stays near 10 minutes. */
+const HUGE_TRANSCODE_CAP_MS = 240_000;
+/** Longest wait for the proxy's background jobs (a segment prefetch) before measuring anyway. */
+const SETTLE_LIMIT_MS = 30_000;
+
+const METHOD = `\`npm run bench\` (bench/run.ts) generates its sources once into bench/.media (ffmpeg lavfi
+test patterns with a sine track: 1080p 60 s H.264/AAC at ~4 Mb/s with a 2 s GOP; 640x360 10 min and 10 s;
+a ~1 GB 1080p ~40 Mb/s file made of one noisy clip joined with \`-c copy\`; a 6 s 480p film-grain clip whose
+q-100 transcode is the large cached output), uploads them to s3rver on 127.0.0.1 and starts the proxy as a
+child process (\`node --import tsx src/index.ts\`, default settings, LOG_LEVEL=warn) with S3_ENDPOINT
+pointing at a byte-counting pass-through in front of s3rver, so origin requests and bytes are counted
+outside the product. FFMPEG_PATH/FFPROBE_PATH are wrapper scripts that log each start (with its argv,
+which the bench compares with the reference's) and its wall time, and run the real binaries. "Cold" means a new object key (an S3 copy of the source) per repetition: the proxy has never
+stat-ed, probed or rendered it.
+
+1. Cold thumbnail \`/<new key>/ik-thumbnail.jpg?tr=so-30,w-300\` (${REPS.thumbnail} reps) vs
+   \`ffmpeg -ss 30 -i local.mp4 -frames:v 1 -f image2 out.jpg\`; origin bytes of that request / object size.
+   "Known source" asks the same key for so-30.N (stat and probe cached, a new frame job).
+2. The thumbnail from 1, cached, under \`wrk -c32 -t2 -d5s --latency\` vs a bare Hono app
+   (@hono/node-server, bench/hono-ref.ts, its own process) returning the same bytes from memory.
+3. \`/<new key>?tr=h-360\` streamed: first body byte and last byte vs raw ffmpeg running the argv the
+   product builds (planRequest + videoArgs) on the local file, writing fragmented MP4 to a file.
+4. \`/<new key>/ik-master.m3u8?tr=sr-720\` (cold: stat + probe + playlist), then the first segment listed
+   by the 720p media playlist, vs raw ffmpeg encoding that 4 s at 720p with the product's ABS argv; the
+   same first segment at sr-360 for the 10-minute source vs the 10-second one.
+5. 50 identical requests at once on a new key (a thumbnail; a 2 s transform), counting ffmpeg/ffprobe
+   starts and origin requests/bytes, compared with one request alone on another new key.
+6. A second, fresh proxy process transcodes the ~1 GB source to h-360 while its VmRSS is sampled every
+   100 ms; VmHWM at the end. Capped at ${HUGE_TRANSCODE_CAP_MS / 1000} s.
+7. The grain clip's q-100 output (cached on disk after one request) under wrk with random 1 MiB
+   \`Range\` requests (-c8 -t2 -d5s, same seeded sequence) vs nginx (sendfile on; worker_processes auto,
+   and 1 for an informational row) serving a byte-identical copy.
+
+Repetitions of a scenario alternate proxy and reference so drift on the host hits both, and each
+measurement starts only once the proxy runs no ffmpeg/ffprobe (e.g. the segment N+1 prefetch it starts
+after serving segment N), so neither side shares the CPUs with the other's leftovers.
+Every server binds 127.0.0.1 and every load is bounded in time. On a shared 2-core host a ratio within
+about 10% of its bar can land on either side from one run to the next; compare several runs before
+acting on such a row.`;
+
+function parseOnly(argv: readonly string[]): Set<number> | undefined {
+  const index = argv.indexOf('--only');
+  if (index < 0) return undefined;
+  return new Set((argv[index + 1] ?? '').split(',').map(Number));
+}
+
+async function machineInfo(startedAt: Date, loadAtStart: string, seconds: number): Promise<MachineInfo> {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const ffmpeg = await runCommand('ffmpeg', ['-hide_banner', '-version']).catch(() => undefined);
+  return {
+    date: startedAt.toISOString(),
+    cpus: os.availableParallelism(),
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown',
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    node: process.version,
+    ffmpeg: ffmpeg?.stdout.split('\n')[0]?.replace(/ Copyright.*/, '') ?? 'ffmpeg (unknown)',
+    loadAtStart,
+    loadAtEnd: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' / '),
+    durationSeconds: seconds,
+  };
+}
+
+/**
+ * A shell script that logs each start (and, when the binary exits, its wall time) to `log` and
+ * runs the real binary. It stays the parent rather than exec-ing so it can log the end; the
+ * proxy signals the whole process group, so a kill still reaches the binary.
+ */
+async function writeCountingWrapper(file: string, binary: string, log: string): Promise<void> {
+  const script = `#!/bin/sh
+started=$(date +%s%N)
+echo "start $started $*" >> '${log}'
+${binary} "$@"
+code=$?
+echo "end $started $(date +%s%N) $code" >> '${log}'
+exit $code
+`;
+  await writeFile(file, script);
+  await chmod(file, 0o755);
+}
+
+/** Starts (with their arguments) and finished runs (wall milliseconds, in finishing order) from a wrapper's log. */
+async function readRuns(file: string): Promise<{ starts: number; argv: string[]; finishedMs: number[] }> {
+  if (!existsSync(file)) return { starts: 0, argv: [], finishedMs: [] };
+  const lines = (await readFile(file, 'utf8')).split('\n');
+  const finishedMs = lines
+    .filter((line) => line.startsWith('end '))
+    .map((line) => {
+      const [, started, ended] = line.split(' ');
+      return Number((BigInt(ended ?? '0') - BigInt(started ?? '0')) / 1000n) / 1000;
+    });
+  const argv = lines
+    .filter((line) => line.startsWith('start '))
+    .map((line) => line.split(' ').slice(2).join(' '));
+  return { starts: argv.length, argv, finishedMs };
+}
+
+async function main(): Promise<void> {
+  const only = parseOnly(process.argv.slice(2));
+  const wanted = (n: number) => !only || only.has(n);
+  const startedAt = new Date();
+  const loadAtStart = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' / ');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  log(`ik-video-proxy bench: ${os.availableParallelism()} CPUs, load ${loadAtStart}`);
+
+  log('media:');
+  const media = await ensureMedia(MEDIA_DIR, log);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ikvp-bench-'));
+  const s3 = await startTestS3();
+  const counter = await startOriginCounter(s3.endpoint);
+  const proxies: ProxyChild[] = [];
+  const rows: Row[] = [];
+  const details: string[] = [];
+  let failed = false;
+  try {
+    await s3.createBucket(BUCKET);
+    const keys = {} as Record<SourceName, string>;
+    log('uploading sources to s3rver ...');
+    for (const name of Object.keys(media) as SourceName[]) {
+      if (name === 'huge' && !wanted(6)) continue;
+      keys[name] = path.basename(media[name]);
+      await s3.putObject(BUCKET, keys[name], await readFile(media[name]), 'video/mp4');
+    }
+    const ffmpegLog = path.join(work, 'ffmpeg-starts.log');
+    const ffprobeLog = path.join(work, 'ffprobe-starts.log');
+    const ffmpegWrapper = path.join(work, 'ffmpeg');
+    const ffprobeWrapper = path.join(work, 'ffprobe');
+    await writeCountingWrapper(ffmpegWrapper, 'ffmpeg', ffmpegLog);
+    await writeCountingWrapper(ffprobeWrapper, 'ffprobe', ffprobeLog);
+    const proxyEnv = (cacheDir: string): Record<string, string> => ({
+      ...s3.env,
+      ORIGIN: `s3://${BUCKET}`,
+      S3_ENDPOINT: counter.url,
+      S3_FORCE_PATH_STYLE: 'true',
+      CACHE_DIR: cacheDir,
+      LOG_LEVEL: 'warn',
+      FFMPEG_PATH: ffmpegWrapper,
+      FFPROBE_PATH: ffprobeWrapper,
+    });
+    const proxyLog = path.join(work, 'proxy.log');
+    const proxy = await startProxyChild(REPO_ROOT, proxyEnv(path.join(work, 'cache')), proxyLog);
+    proxies.push(proxy);
+    let copies = 0;
+    const ctx: BenchContext = {
+      repoRoot: REPO_ROOT,
+      work,
+      media,
+      proxy,
+      counter,
+      keys,
+      async freshCopy(source, tag) {
+        const key = `${tag}-${++copies}-${keys[source]}`;
+        await s3.client.send(
+          new CopyObjectCommand({ Bucket: BUCKET, Key: key, CopySource: `${BUCKET}/${keys[source]}` }),
+        );
+        return key;
+      },
+      async processRuns() {
+        const [ffmpeg, ffprobe] = [await readRuns(ffmpegLog), await readRuns(ffprobeLog)];
+        return {
+          ffmpeg: ffmpeg.starts,
+          ffprobe: ffprobe.starts,
+          ffmpegArgv: ffmpeg.argv,
+          ffmpegMs: ffmpeg.finishedMs,
+          ffprobeMs: ffprobe.finishedMs,
+        };
+      },
+      async settle() {
+        const deadline = Date.now() + SETTLE_LIMIT_MS;
+        while ((await proxy.mediaPids()).length > 0 && Date.now() < deadline) await sleep(50);
+      },
+      async startExtraProxy(tag) {
+        const extra = await startProxyChild(
+          REPO_ROOT,
+          proxyEnv(path.join(work, `cache-${tag}`)),
+          path.join(work, `proxy-${tag}.log`),
+        );
+        proxies.push(extra);
+        return extra;
+      },
+      log,
+      details,
+    };
+
+    const run = async (n: number, name: string, scenario: () => Promise<Row[]>) => {
+      if (!wanted(n)) return;
+      const started = performance.now();
+      log(`scenario ${n}: ${name} ...`);
+      try {
+        const produced = await scenario();
+        rows.push(...produced);
+        for (const row of produced)
+          log(`  ${row.metric}: ${row.proxy} vs ${row.reference} -> ${row.ratio} (bar ${row.bar})`);
+      } catch (error) {
+        failed = true;
+        const message = (error as Error).message.split('\n')[0] ?? String(error);
+        rows.push({
+          scenario: `${n} ${name}`,
+          metric: 'error',
+          proxy: message,
+          reference: '-',
+          ratio: '-',
+          bar: '-',
+          pass: false,
+        });
+        log(`  failed: ${(error as Error).stack ?? error}`);
+      }
+      log(`  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    };
+
+    let cachedThumbnailUrl = '';
+    await run(1, 'cold thumbnail', async () => {
+      const result = await coldThumbnail(ctx);
+      cachedThumbnailUrl = result.cachedUrl;
+      return result.rows;
+    });
+    await run(2, 'cached thumbnail', async () => {
+      if (!cachedThumbnailUrl) {
+        const key = await ctx.freshCopy('big', 's2');
+        cachedThumbnailUrl = `${proxy.url}/${key}/ik-thumbnail.jpg?tr=so-30,w-300`;
+      }
+      return cachedThumbnail(ctx, cachedThumbnailUrl);
+    });
+    await run(3, 'new 360p transcode', () => newTranscode(ctx));
+    await run(4, 'first HLS segment', () => firstHlsSegment(ctx));
+    await run(5, '50 identical cold', () => identicalBurst(ctx));
+    await run(7, 'Range on a cached file', () => rangeThroughput(ctx));
+    await run(6, 'memory, 1 GB source', () => memoryWhileTranscodingHuge(ctx, HUGE_TRANSCODE_CAP_MS));
+  } finally {
+    for (const proxy of proxies) await proxy.close();
+    await counter.close();
+    await s3.close();
+  }
+
+  rows.sort((a, b) => Number.parseInt(a.scenario, 10) - Number.parseInt(b.scenario, 10));
+  const seconds = (Date.now() - startedAt.getTime()) / 1000;
+  const machine = await machineInfo(startedAt, loadAtStart, seconds);
+  log('');
+  log(markdownTable(rows));
+  log('');
+  for (const line of details) log(`- ${line}`);
+  if (!only) {
+    await writeFile(DOC, benchmarksDocument(machine, rows, details, METHOD));
+    log(`\nwrote ${path.relative(REPO_ROOT, DOC)} (${Math.round(seconds)} s)`);
+  }
+  if (failed) {
+    log(`\nsome scenarios failed; logs kept in ${work}`);
+    process.exitCode = 1;
+  } else {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort, sleep } from './util.js';
+
+/** A server process the bench started and must stop. */
+export interface ChildServer {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** Memory of a process from /proc, in kB. */
+export interface ProcessMemory {
+  rssKb: number;
+  /** Peak resident set size over the process's life (VmHWM). */
+  hwmKb: number;
+}
+
+/** The proxy, spawned exactly as `npm start` would run it (but from source through tsx). */
+export interface ProxyChild extends ChildServer {
+  memory(): Promise<ProcessMemory | undefined>;
+  /** Process ids of every descendant of the proxy now (ffmpeg, ffprobe, their wrappers, tsx's esbuild service). */
+  descendantPids(): Promise<number[]>;
+  /** Descendants that are ffmpeg or ffprobe (or the wrapper scripts of those names). */
+  mediaPids(): Promise<number[]>;
+}
+
+/** Reads VmRSS and VmHWM of a live process; undefined once it is gone. */
+export async function processMemory(pid: number): Promise<ProcessMemory | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const tasks = await readdir(`/proc/${pid}/task`);
+    const lists = await Promise.all(
+      tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')),
+    );
+    return lists.flatMap((list) => list.split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+async function descendantsOf(pid: number, depth = 0): Promise<number[]> {
+  if (depth > 8) return [];
+  const children = await childrenOf(pid);
+  const below = await Promise.all(children.map((child) => descendantsOf(child, depth + 1)));
+  return [...children, ...below.flat()];
+}
+
+async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForHttp(
+  url: string,
+  child: ChildProcess,
+  what: string,
+  deadlineMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it answered`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} did not answer ${url} within ${deadlineMs / 1000} s`);
+}
+
+/**
+ * Spawns `node --import tsx src/index.ts` with `env` on a free loopback port, its output in
+ * `logFile`, and waits until `/healthz` answers. `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ */
+export async function startProxyChild(
+  repoRoot: string,
+  env: Record<string, string>,
+  logFile: string,
+  nodeArgs: readonly string[] = [],
+): Promise<ProxyChild> {
+  const port = await freePort();
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/healthz`, child, `the proxy (log: ${logFile})`);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  const pid = child.pid!;
+  return {
+    url,
+    pid,
+    memory: () => processMemory(pid),
+    descendantPids: () => descendantsOf(pid),
+    mediaPids: async () => {
+      const pids = await descendantsOf(pid);
+      const names = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
+      return pids.filter((_, index) => /^(ffmpeg|ffprobe)$/.test(names[index]!.trim()));
+    },
+    close: () => stopChild(child, 12_000),
+  };
+}
+
+/** Starts the bare Hono reference serving `file` from memory. */
+export async function startHonoReference(
+  repoRoot: string,
+  file: string,
+  contentType: string,
+): Promise<ChildServer> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'bench/hono-ref.ts'), file, contentType],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error('the Hono reference did not start within 30 s')), 30_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('utf8');
+      const match = /listening (\d+)/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the Hono reference exited with ${code}`));
+    });
+  });
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, close: () => stopChild(child) };
+}
+
+/**
+ * Starts nginx (sendfile on, no access log, `workers` worker processes) serving `root` on a free
+ * loopback port, with every path it writes under `workDir`.
+ */
+export async function startNginx(
+  root: string,
+  workDir: string,
+  workers: number | 'auto',
+): Promise<ChildServer> {
+  const port = await freePort();
+  await mkdir(path.join(workDir, 'tmp'), { recursive: true });
+  // Workers run as another user when the master is root: they must be able to read the root.
+  await chmod(root, 0o755);
+  const temp = (name: string) => `${name}_temp_path ${path.join(workDir, 'tmp', name)};`;
+  const config = `
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes ${workers};
+pid ${path.join(workDir, 'nginx.pid')};
+error_log ${path.join(workDir, 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/octet-stream;
+  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+  }
+}
+`;
+  const configFile = path.join(workDir, 'nginx.conf');
+  await writeFile(configFile, config);
+  const child = spawn('/usr/sbin/nginx', ['-p', workDir, '-c', configFile, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/`, child, 'nginx', 15_000);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  // SIGQUIT is nginx's graceful stop; SIGTERM (fast stop) is fine for a benchmark.
+  return { url, pid: child.pid!, close: () => stopChild(child) };
+}
