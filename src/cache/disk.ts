@@ -56,6 +56,8 @@ interface IndexEntry {
   bytes: number;
   body: string;
   touchedAt: number;
+  /** The meta record once read: a put replaces the entry object, so this never goes stale. */
+  record?: MetaRecord;
 }
 
 const SHARD_NAME = /^[0-9a-f]{2}$/;
@@ -121,11 +123,13 @@ export class DiskStore implements CacheStore {
     const entry = this.index.get(id);
     if (!entry) return undefined;
     const metaPath = this.metaPath(id);
-    let record: MetaRecord | undefined;
-    try {
-      record = parseRecord(await readFile(metaPath, 'utf8'), id);
-    } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw cacheError(`Disk cache could not read ${metaPath}`, error);
+    let record: MetaRecord | undefined = entry.record;
+    if (!record) {
+      try {
+        record = parseRecord(await readFile(metaPath, 'utf8'), id);
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw cacheError(`Disk cache could not read ${metaPath}`, error);
+      }
     }
     if (!record || record.key !== key) {
       await this.discardIfCurrent(id, entry.body);
@@ -142,6 +146,8 @@ export class DiskStore implements CacheStore {
       await this.discardIfCurrent(id, record.body);
       return undefined;
     }
+    // The body's size is still checked on every hit: it is what catches a file cut short under us.
+    entry.record = record;
     this.markUsed(id, metaPath);
     return diskObject(record.meta, bodyPath);
   }
