@@ -6,8 +6,14 @@ import { fileURLToPath } from 'node:url';
 /** What `warm` was asked to do, from the command line. */
 export interface WarmCommand {
   command: 'warm';
-  /** A file with one URL or path per line, or `-` for standard input. */
-  list: string;
+  /** A file with one URL or path per line, or `-` for standard input (unless `prefix` is given). */
+  list?: string;
+  /** Warm every media source under this origin folder instead of a URL list. */
+  prefix?: string;
+  /** With `prefix`: video transforms to warm (`sr-...` ones as HLS ladders). */
+  transforms: string[];
+  /** With `prefix`: thumbnail transforms to warm. */
+  thumbnails: string[];
   base: string;
   concurrency: number;
   /** Per-request limit, seconds: a first transform of a long video takes a while. */
@@ -34,12 +40,19 @@ const MAX_RESOURCES = 100_000;
 export const USAGE = `Usage:
   ik-video-proxy serve                      start the proxy (configured by environment variables)
   ik-video-proxy warm <file | -> [options]  request every URL in the file (one per line) so the caches are warm
+  ik-video-proxy warm --prefix <folder> [--tr <T>]... [--thumbnail <T>]... [options]
+                                            warm every video under an origin folder (ORIGIN and the
+                                            other settings come from the environment, as for serve)
 
 warm options:
   --base <url>          where relative paths are sent (default ${DEFAULT_BASE})
   --concurrency <n>     requests at once (default ${DEFAULT_CONCURRENCY}); keep it near the proxy's MAX_JOBS
   --timeout <seconds>   limit per request (default ${DEFAULT_TIMEOUT_SECONDS})
   --user-agent <text>   User-Agent to send, for f-auto URLs
+  --prefix <folder>     list the origin under this folder ('' for all) instead of reading a file
+  --tr <T>              with --prefix: a transform to warm per source (sr-... warms the HLS ladder);
+                        default sr-240_360_720
+  --thumbnail <T>       with --prefix: a thumbnail to warm per source; default w-300
 
 Lines may be paths (/v/a.mp4?tr=w-640) or full URLs; blank lines and lines starting with # are skipped.
 For .m3u8 and .mpd URLs every playlist, init segment and media segment they list is requested too.
@@ -68,6 +81,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     base: DEFAULT_BASE,
     concurrency: DEFAULT_CONCURRENCY,
     timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
+    transforms: [],
+    thumbnails: [],
   };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
@@ -89,13 +104,60 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     } else if (flag === '--concurrency') warm.concurrency = positiveInteger('--concurrency', value(), 64);
     else if (flag === '--timeout') warm.timeoutSeconds = positiveInteger('--timeout', value(), 86_400);
     else if (flag === '--user-agent') warm.userAgent = value();
+    else if (flag === '--prefix') warm.prefix = value().replace(/^\/+/, '');
+    else if (flag === '--tr') warm.transforms!.push(value());
+    else if (flag === '--thumbnail') warm.thumbnails!.push(value());
     else if (flag.startsWith('--')) throw new UsageError(`Unknown option ${flag}`);
     else if (warm.list === undefined) warm.list = arg;
     else throw new UsageError(`Unexpected argument '${arg}': give one file (or -)`);
   }
-  if (warm.list === undefined)
-    throw new UsageError('warm needs a file with URLs, or - to read them from standard input');
+  if (warm.prefix !== undefined) {
+    if (warm.list !== undefined) throw new UsageError('Give either a file of URLs or --prefix, not both');
+    if (warm.transforms!.length === 0 && warm.thumbnails!.length === 0) {
+      warm.transforms!.push('sr-240_360_720');
+      warm.thumbnails!.push('w-300');
+    }
+  } else if (warm.list === undefined) {
+    throw new UsageError('warm needs a file with URLs, - to read them from standard input, or --prefix');
+  } else if (warm.transforms!.length > 0 || warm.thumbnails!.length > 0) {
+    throw new UsageError('--tr and --thumbnail go with --prefix');
+  }
   return warm as WarmCommand;
+}
+
+/** The URLs that warm `transforms` and `thumbnails` for each source path. Pure. */
+export function prefixTargets(
+  paths: readonly string[],
+  transforms: readonly string[],
+  thumbnails: readonly string[],
+): string[] {
+  const encode = (path: string) => path.split('/').map(encodeURIComponent).join('/');
+  const targets: string[] = [];
+  for (const path of paths) {
+    for (const tr of transforms) {
+      targets.push(
+        /(^|[,:])sr-/.test(tr) ? `/${encode(path)}/ik-master.m3u8?tr=${tr}` : `/${encode(path)}?tr=${tr}`,
+      );
+    }
+    for (const tr of thumbnails) targets.push(`/${encode(path)}/ik-thumbnail.jpg?tr=${tr}`);
+  }
+  return targets;
+}
+
+/** Video and audio sources under `prefix` in the configured origin. */
+async function listSources(prefix: string): Promise<string[]> {
+  const [{ loadConfig }, { createOrigin }, { contentTypeFromPath }] = await Promise.all([
+    import('./config/index.js'),
+    import('./origin/index.js'),
+    import('./origin/content-type.js'),
+  ]);
+  const origin = createOrigin(loadConfig(process.env));
+  if (!origin.list)
+    throw new UsageError(`This origin (${origin.kind}) cannot list folders; give a file of URLs instead`);
+  const listing = await origin.list(prefix, 10_000);
+  return listing
+    .map((entry) => entry.path)
+    .filter((path) => /^(video|audio)\//.test(contentTypeFromPath(path) ?? ''));
 }
 
 /** The URLs or paths in a list file: one per line, blank lines and `#` comments skipped. */
@@ -448,17 +510,32 @@ export async function runCli(argv: readonly string[], io: CliIo = PROCESS_IO): P
     await import('./index.js');
     return 0;
   }
-  let text: string;
-  try {
-    text = command.list === '-' ? await io.readStdin() : await readFile(command.list, 'utf8');
-  } catch (error) {
-    io.stderr.write(`Cannot read ${command.list}: ${(error as Error).message}\n`);
-    return 2;
-  }
-  const targets = parseUrlList(text);
-  if (targets.length === 0) {
-    io.stderr.write(`No URLs in ${command.list === '-' ? 'standard input' : command.list}\n`);
-    return 2;
+  let targets: string[];
+  if (command.prefix !== undefined) {
+    try {
+      targets = prefixTargets(await listSources(command.prefix), command.transforms, command.thumbnails);
+    } catch (error) {
+      io.stderr.write(`Cannot list sources under '${command.prefix}': ${(error as Error).message}\n`);
+      return 2;
+    }
+    if (targets.length === 0) {
+      io.stderr.write(`No video sources under '${command.prefix}'\n`);
+      return 2;
+    }
+  } else {
+    const list = command.list ?? '-';
+    let text: string;
+    try {
+      text = list === '-' ? await io.readStdin() : await readFile(list, 'utf8');
+    } catch (error) {
+      io.stderr.write(`Cannot read ${list}: ${(error as Error).message}\n`);
+      return 2;
+    }
+    targets = parseUrlList(text);
+    if (targets.length === 0) {
+      io.stderr.write(`No URLs in ${list === '-' ? 'standard input' : list}\n`);
+      return 2;
+    }
   }
   let cached = 0;
   let failed = 0;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -12,12 +12,13 @@ import {
   parseCliArgs,
   parseUrlList,
   playlistKind,
+  prefixTargets,
   progressLine,
   resolveTarget,
   runCli,
   UsageError,
 } from '../../src/cli.js';
-import { REPO_ROOT } from '../support/fixtures.js';
+import { fixturePath, REPO_ROOT } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
 /** Captures what the CLI prints. */
@@ -71,6 +72,18 @@ describe('warm CLI: arguments and playlists', () => {
       base: 'http://127.0.0.1:8080',
       concurrency: 2,
       timeoutSeconds: 600,
+      transforms: [],
+      thumbnails: [],
+    });
+    expect(parseCliArgs(['warm', '--prefix', '/videos/'])).toMatchObject({
+      prefix: 'videos/',
+      transforms: ['sr-240_360_720'],
+      thumbnails: ['w-300'],
+    });
+    expect(parseCliArgs(['warm', '--prefix', '', '--tr', 'w-640', '--tr', 'sr-360'])).toMatchObject({
+      prefix: '',
+      transforms: ['w-640', 'sr-360'],
+      thumbnails: [],
     });
     expect(
       parseCliArgs([
@@ -96,6 +109,8 @@ describe('warm CLI: arguments and playlists', () => {
       ['warm', 'a', '--concurrency', '0'],
       ['warm', 'a', '--base', 'ftp://x'],
       ['warm', 'a', '--nope'],
+      ['warm', 'a', '--prefix', 'v/'],
+      ['warm', 'a', '--tr', 'w-1'],
       ['frobnicate'],
     ]) {
       expect(() => parseCliArgs(bad), bad.join(' ')).toThrow(UsageError);
@@ -170,6 +185,17 @@ describe('warm CLI: arguments and playlists', () => {
     expect(playlistKind('http://h/a.mp4', 'video/mp4')).toBeUndefined();
     expect(progressLine(5, 10, 1, 2, 10)).toBe('[#####.....] 5/10  1 cached  2 failed');
   });
+});
+
+test('prefix targets: a transform per source, sr- ones as HLS masters, thumbnails; paths encoded', () => {
+  expect(prefixTargets(['a b.mp4', 'dir/c.mov'], ['w-640', 'so-1:sr-360'], ['w-300'])).toEqual([
+    '/a%20b.mp4?tr=w-640',
+    '/a%20b.mp4/ik-master.m3u8?tr=so-1:sr-360',
+    '/a%20b.mp4/ik-thumbnail.jpg?tr=w-300',
+    '/dir/c.mov?tr=w-640',
+    '/dir/c.mov/ik-master.m3u8?tr=so-1:sr-360',
+    '/dir/c.mov/ik-thumbnail.jpg?tr=w-300',
+  ]);
 });
 
 describe('warm CLI against a running proxy', () => {
@@ -259,6 +285,34 @@ describe('warm CLI against a running proxy', () => {
       `0 done, 0 already cached, 1 failed\n  FAILED --- http://127.0.0.1:${port}/sample.mp4 (fetch failed`,
     );
     expect(io.out()).toMatch(/ECONNREFUSED/);
+  });
+
+  test('--prefix lists the origin (from the environment) and warms each video source', {
+    timeout: 120_000,
+  }, async () => {
+    const origin = path.join(dir, 'prefix-origin');
+    await mkdir(path.join(origin, 'clips'), { recursive: true });
+    await copyFile(fixturePath('sample.mp4'), path.join(origin, 'clips', 'one.mp4'));
+    await writeFile(path.join(origin, 'clips', 'notes.txt'), 'not a video');
+    const local = await startProxy({ ORIGIN: origin });
+    const previous = process.env.ORIGIN;
+    process.env.ORIGIN = origin;
+    try {
+      const io = captureIo();
+      const status = await runCli(
+        ['warm', '--prefix', 'clips/', '--tr', 'w-160,du-1', '--thumbnail', 'w-120', '--base', local.url],
+        io,
+      );
+      expect(status, io.err()).toBe(0);
+      expect(io.out()).toMatch(/: 2 done, 0 already cached, 0 failed/);
+      const again = await fetch(`${local.url}/clips/one.mp4/ik-thumbnail.jpg?tr=w-120`);
+      await again.arrayBuffer();
+      expect(again.headers.get('x-cache')).toMatch(/^HIT-/);
+    } finally {
+      if (previous === undefined) delete process.env.ORIGIN;
+      else process.env.ORIGIN = previous;
+      await local.close();
+    }
   });
 
   test('usage errors exit 2 with the usage text', async () => {
