@@ -2,10 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { LRUCache } from 'lru-cache';
 import type { Origin, SourceStat } from '../origin/types.js';
 
 /** First window after a seek: enough for a container header or a keyframe's neighbourhood. */
 const FIRST_WINDOW_BYTES = 256 * 1024;
+/** Memory for recently served origin windows (see `#blocks`). */
+const BLOCK_CACHE_BYTES = 64 * 1024 * 1024;
+/** Larger windows are streamed through, not remembered. */
+const MAX_CACHED_BLOCK_BYTES = 1024 * 1024;
 /** Windows double while ffmpeg keeps reading sequentially, up to this size. */
 const MAX_WINDOW_BYTES = 8 * 1024 * 1024;
 
@@ -38,6 +43,15 @@ export class SourceEndpoint {
   readonly #server: Server;
   readonly #origin: Origin;
   readonly #grants = new Map<string, GrantState>();
+  /**
+   * Recently served small windows by source version and range. Every segment job of a source
+   * starts the same way (header, index, the first windows after it), so later jobs read those
+   * from memory instead of the origin.
+   */
+  readonly #blocks = new LRUCache<string, Buffer>({
+    maxSize: BLOCK_CACHE_BYTES,
+    sizeCalculation: (block) => block.length + 128,
+  });
   #port = 0;
 
   private constructor(origin: Origin) {
@@ -117,11 +131,23 @@ export class SourceEndpoint {
       res.end();
       return;
     }
+    const blockKey = `${grant.path}\u0000${grant.stat.version}\u0000${start}-${end}`;
+    const cached = this.#blocks.get(blockKey);
+    if (cached) {
+      res.end(cached);
+      return;
+    }
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     try {
       const body = await this.#origin.read(grant.path, { start, end }, abort.signal);
+      const keep = end - start + 1 <= MAX_CACHED_BLOCK_BYTES;
+      const chunks: Buffer[] = [];
+      if (keep) body.on('data', (chunk: Buffer) => chunks.push(chunk));
       await pipeline(body, res, { signal: abort.signal });
+      const block = keep ? Buffer.concat(chunks) : undefined;
+      // Only a complete window is remembered; the same version's bytes never change.
+      if (block && block.length === end - start + 1) this.#blocks.set(blockKey, block);
     } catch (error) {
       // ffmpeg closing the connection to seek elsewhere is normal. Anything else is an origin
       // failure: ffmpeg sees a short read, and the job sees the error through `failure()`, so a
