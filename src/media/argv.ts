@@ -141,3 +141,50 @@ export function splitFrameFilters(ops: readonly GeometryOp[]): { filters: string
   }
   return { filters, rest: ops.slice(index) };
 }
+
+/**
+ * One sprite sheet as JPEG on stdout: from the sheet's first second, keyframes only (a preview
+ * needs no exact frame, and decoding every frame of a long source would take minutes), one tile
+ * per `interval` seconds, laid into a `columns` x `rows` grid.
+ */
+export function spriteSheetArgs(
+  input: SourceInput,
+  sheet: {
+    start: number;
+    duration: number;
+    interval: number;
+    tileWidth: number;
+    tileHeight: number;
+    columns: number;
+    rows: number;
+  },
+): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-skip_frame',
+    'nokey',
+    ...inputArgs(input, sheet.start),
+    '-t',
+    seconds(sheet.duration),
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    // The last picture is held to the end, so the last tiles of a sheet are not left black.
+    `tpad=stop_mode=clone:stop_duration=${sheet.interval * 2},fps=1/${sheet.interval},scale=${sheet.tileWidth}:${sheet.tileHeight}:flags=bicubic,setsar=1,tile=${sheet.columns}x${sheet.rows}`,
+    '-frames:v',
+    '1',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    '5',
+    '-f',
+    'image2pipe',
+    'pipe:1',
+  ];
+}

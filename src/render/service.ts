@@ -21,6 +21,7 @@ import {
   remuxWithIndexArgs,
   type SourceInput,
   splitFrameFilters,
+  spriteSheetArgs,
 } from '../media/argv.js';
 import { splitInitAndMedia } from '../media/fmp4.js';
 import { locateMoov, MAX_MOOV_BYTES, parseMoov } from '../media/isobmff.js';
@@ -42,6 +43,7 @@ import {
   segmentCount,
 } from '../plan/abs.js';
 import {
+  checkSourceLimits,
   chooseAutoFormat,
   type PlanLimits,
   planRequest,
@@ -50,6 +52,7 @@ import {
   type VideoPlan,
   wantsOriginal,
 } from '../plan/index.js';
+import { planSprites, seekThumbnailTrack } from '../plan/sprites.js';
 import { serializeParams } from '../url/index.js';
 import type { ProxyRequest } from '../url/types.js';
 import type { JobLimiter, Priority } from './limiter.js';
@@ -589,6 +592,9 @@ export class RenderService {
   ): Promise<Produced> {
     const facts = await timed(hints.timings, 'probe', this.facts(request.sourcePath, stat));
     const suffix = request.suffix;
+    if (suffix.kind === 'seek-vtt' || suffix.kind === 'sprite') {
+      return this.#produceSprites(key, request, stat, facts, hints, signal);
+    }
     if (suffix.kind !== 'video' && suffix.kind !== 'thumbnail' && suffix.kind !== 'metadata') {
       return this.#produceAbs(key, request, stat, facts, hints, signal);
     }
@@ -711,6 +717,64 @@ export class RenderService {
       default:
         throw new UnprocessableError(`'${suffix.kind}' outputs are not available`, 'not_implemented');
     }
+  }
+
+  /** The seek-preview track (text from the probe alone) and its sprite sheets (one job each). */
+  async #produceSprites(
+    key: string,
+    request: ProxyRequest,
+    stat: SourceStat,
+    facts: SourceFacts,
+    hints: ClientHints,
+    signal: AbortSignal,
+  ): Promise<Produced> {
+    checkSourceLimits(facts.info, this.#deps.limits);
+    const plan = planSprites(request.params, facts.info, this.#deps.limits);
+    const lastModified = stat.lastModified?.getTime() ?? Date.now();
+    const suffix = request.suffix;
+    if (suffix.kind !== 'sprite') {
+      const body = Buffer.from(seekThumbnailTrack(plan, hints.query ?? ''));
+      return {
+        meta: {
+          contentType: 'text/vtt; charset=utf-8',
+          size: body.length,
+          etag: outputEtag(key),
+          lastModified,
+        },
+        body,
+      };
+    }
+    if (suffix.index >= plan.sheets) {
+      throw new BadRequestError(
+        `Sprite sheet ${suffix.index} does not exist; this track has ${plan.sheets}`,
+        'suffix',
+      );
+    }
+    const tilesPerSheet = plan.columns * plan.rows;
+    const start = suffix.index * tilesPerSheet * plan.interval;
+    // The last sheet is only as tall as its tiles need.
+    const tiles = Math.min(tilesPerSheet, plan.count - suffix.index * tilesPerSheet);
+    const rows = Math.ceil(tiles / plan.columns);
+    const body = await this.#timedJob(
+      'sprite',
+      'high',
+      (jobSignal) =>
+        this.#withSource(request.sourcePath, stat, facts.demuxer, (input) =>
+          runToBuffer(
+            this.#deps.ffmpegPath,
+            spriteSheetArgs(input, { ...plan, rows, start, duration: tiles * plan.interval }),
+            { timeoutMs: this.#deps.jobTimeoutMs, signal: jobSignal },
+          ),
+        ),
+      signal,
+      hints.timings,
+    );
+    if (body.length === 0)
+      throw new UnprocessableError('No frames could be decoded for this sprite sheet', 'no_frame');
+    return {
+      meta: { contentType: 'image/jpeg', size: body.length, etag: outputEtag(key), lastModified },
+      body,
+    };
   }
 
   #requireTrack(plan: AbsPlan, height: number): void {
