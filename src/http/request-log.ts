@@ -27,8 +27,8 @@ export function appendServerTiming(existing: string | null, name: string, millis
   return existing ? `${existing}, ${entry}` : entry;
 }
 
-/** Headers added to responses of routes that did not add them themselves. */
-const CORS_HEADERS: Readonly<Record<string, string>> = {
+/** Headers every response carries so players on other origins (hls.js, dash.js) can read it. */
+export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache',
 };

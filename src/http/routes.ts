@@ -11,7 +11,7 @@ import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
 import type { HotResponses } from './hot-cache.js';
 import { createPlaygroundApp, type PlaygroundDeps } from './playground.js';
-import { chooseRequestId, noteOutcome, requestHeaders, requestLog } from './request-log.js';
+import { CORS_HEADERS, chooseRequestId, noteOutcome, requestHeaders, requestLog } from './request-log.js';
 import { type Answer, answerWithBody, errorResponse, etagListMatches, servableFromMeta } from './respond.js';
 
 /** Checks the `/readyz` endpoint runs; each returns a problem description or undefined. */
@@ -48,12 +48,6 @@ function conditional(c: Context) {
     range: c.req.header('range'),
   };
 }
-
-/** Headers every delivered response carries so players on other origins can read it. */
-const CORS_HEADERS: Readonly<Record<string, string>> = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache',
-};
 
 /** What `hotFetch` needs from the route layer. */
 export interface HotFetchDeps {

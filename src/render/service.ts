@@ -573,13 +573,12 @@ export class RenderService {
     const produced = await this.#produce(key, request, stat, hints, signal);
     try {
       await this.#deps.cache.put(key, produced.meta, { buffer: produced.body });
-      const stored = await this.#deps.cache.get(key);
-      if (stored) return stored;
     } catch (error) {
       // A full or broken disk degrades to serving uncached, never to an error.
       this.#deps.log.warn({ err: error }, 'cache write failed; serving uncached');
       this.#deps.observer?.cacheWriteFailed?.(error);
     }
+    // The bytes are in hand: answer from them rather than reading back what was just stored.
     return bufferObject(produced.meta, produced.body);
   }
 
