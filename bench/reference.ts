@@ -152,8 +152,8 @@ interface AbsModules {
 
 async function loadAbsModules(repoRoot: string): Promise<AbsModules | undefined> {
   try {
-    const plan = await import(pathToFileURL(path.join(repoRoot, 'src/plan/abs.ts')).href);
-    const argv = await import(pathToFileURL(path.join(repoRoot, 'src/media/abs-argv.ts')).href);
+    const plan = await import(pathToFileURL(path.join(repoRoot, 'src/abs/plan.ts')).href);
+    const argv = await import(pathToFileURL(path.join(repoRoot, 'src/abs/argv.ts')).href);
     if (typeof plan.planAbs !== 'function' || typeof argv.absVideoSegmentArgs !== 'function')
       return undefined;
     return { planAbs: plan.planAbs, absVideoSegmentArgs: argv.absVideoSegmentArgs };

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { absVideoSegmentArgs } from '../src/media/abs-argv.js';
-import { readFragments, splitInitAndMedia } from '../src/media/fmp4.js';
-import { planAbs } from '../src/plan/abs.js';
+import { absVideoSegmentArgs } from '../src/abs/argv.js';
+import { readFragments, splitInitAndMedia } from '../src/abs/fmp4.js';
+import { planAbs } from '../src/abs/plan.js';
 import { FFMPEG, makeSource, probe, run, runSteps, serveFile } from '../test/abs/support.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'abs-proto-'));

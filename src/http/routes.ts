@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { DASH_MANIFEST_NAME, HLS_MASTER_NAME, splitAbsPath } from '../abs/layout.js';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
 import type { Delivery, Logger, RenderService, Timings } from '../render/service.js';
 import { parseRequestUrl } from '../url/request.js';
@@ -326,8 +327,6 @@ export function createHttpApp(deps: HttpDeps): Hono {
   return app;
 }
 
-const ABS_RESOURCE = /\/ik-abs\/[^/]+\/[^/]+$/;
-
 /**
  * Checks `ik-s`. Playlists and segments under `<source>/ik-abs/` carry their manifest's query
  * string (relative URLs), so they also verify with the signature of the manifest that listed
@@ -339,10 +338,11 @@ function verifyWithManifestScope(pathname: string, search: string, deps: HttpDep
   try {
     verifySignature(pathname + search, deps.signingKeys, now, options);
   } catch (error) {
-    if (!ABS_RESOURCE.test(pathname)) throw error;
-    for (const manifest of ['/ik-master.m3u8', '/ik-master.mpd']) {
+    const abs = splitAbsPath(pathname);
+    if (!abs) throw error;
+    for (const manifest of [HLS_MASTER_NAME, DASH_MANIFEST_NAME]) {
       try {
-        verifySignature(pathname.replace(ABS_RESOURCE, manifest) + search, deps.signingKeys, now, options);
+        verifySignature(`${abs.base}/${manifest}${search}`, deps.signingKeys, now, options);
         return;
       } catch {
         // try the other manifest kind

@@ -4,6 +4,18 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
+import { absInitArgs, absSegmentArgs } from '../abs/argv.js';
+import { splitInitAndMedia } from '../abs/fmp4.js';
+import {
+  type AbsPlan,
+  AUDIO_TRACK_HEIGHT,
+  dashManifest,
+  hasTrack,
+  hlsMasterPlaylist,
+  hlsMediaPlaylist,
+  planAbs,
+  segmentCount,
+} from '../abs/index.js';
 import type { CachedObject, CacheMeta, CacheStore } from '../cache/types.js';
 import {
   BadRequestError,
@@ -14,7 +26,6 @@ import {
   UnprocessableError,
   UnsupportedMediaError,
 } from '../errors.js';
-import { absInitArgs, absSegmentArgs } from '../media/abs-argv.js';
 import {
   frameArgs,
   probeArgs,
@@ -23,7 +34,6 @@ import {
   splitFrameFilters,
   spriteSheetArgs,
 } from '../media/argv.js';
-import { splitInitAndMedia } from '../media/fmp4.js';
 import { locateMoov, MAX_MOOV_BYTES, parseMoov } from '../media/isobmff.js';
 import { parseProbeOutput } from '../media/probe.js';
 import { runPipelineToBuffer, runToBuffer, startProcess } from '../media/runner.js';
@@ -32,16 +42,6 @@ import { renderStill } from '../media/still.js';
 import type { MediaInfo } from '../media/types.js';
 import { videoArgs } from '../media/video-argv.js';
 import type { ByteRange, Origin, SourceStat } from '../origin/types.js';
-import {
-  type AbsPlan,
-  AUDIO_TRACK_HEIGHT,
-  dashManifest,
-  hasTrack,
-  hlsMasterPlaylist,
-  hlsMediaPlaylist,
-  planAbs,
-  segmentCount,
-} from '../plan/abs.js';
 import {
   checkSourceLimits,
   chooseAutoFormat,
@@ -52,7 +52,7 @@ import {
   type VideoPlan,
   wantsOriginal,
 } from '../plan/index.js';
-import { planSprites, seekThumbnailTrack } from '../plan/sprites.js';
+import { planSprites, seekThumbnailTrack } from '../seek/plan.js';
 import { serializeParams } from '../url/index.js';
 import type { ProxyRequest } from '../url/types.js';
 import type { JobLimiter, Priority } from './limiter.js';

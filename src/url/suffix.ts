@@ -1,5 +1,6 @@
+import { DASH_MANIFEST_NAME, HLS_MASTER_NAME, parseAbsResource } from '../abs/layout.js';
 import { BadRequestError, InvalidParameterError } from '../errors.js';
-import { IMAGE_FORMATS, PARAM_ORDER, type ParamKey, STREAMING_HEIGHTS } from './params.js';
+import { IMAGE_FORMATS, PARAM_ORDER, type ParamKey } from './params.js';
 import type { Suffix, TransformParams } from './types.js';
 
 /** A suffix read off the end of the path, and how many path segments it used. */
@@ -11,11 +12,6 @@ export interface SuffixMatch {
 /** Canonical non-negative integer: `0`, `17`, never `017`, bounded so indexes stay sane. */
 const INDEX = /^(0|[1-9]\d{0,5})$/;
 
-function height(raw: string): number | undefined {
-  const value = Number(raw);
-  return /^\d{3,4}$/.test(raw) && STREAMING_HEIGHTS.includes(value) ? value : undefined;
-}
-
 /**
  * Recognises the suffix at the end of decoded path segments. Segments that look like an
  * `ik-abs` rendition but are malformed are a 400 rather than part of a source path.
@@ -25,9 +21,9 @@ export function matchSuffix(segments: readonly string[]): SuffixMatch {
   switch (last) {
     case 'ik-thumbnail.jpg':
       return { suffix: { kind: 'thumbnail' }, segments: 1 };
-    case 'ik-master.m3u8':
+    case HLS_MASTER_NAME:
       return { suffix: { kind: 'hls-master' }, segments: 1 };
-    case 'ik-master.mpd':
+    case DASH_MANIFEST_NAME:
       return { suffix: { kind: 'dash-manifest' }, segments: 1 };
     case 'ik-seek-thumbnail-track.vtt':
       return { suffix: { kind: 'seek-vtt' }, segments: 1 };
@@ -42,23 +38,8 @@ export function matchSuffix(segments: readonly string[]): SuffixMatch {
     if (!INDEX.test(index)) throw new BadRequestError(`Invalid sprite sheet index in '${last}'`, 'suffix');
     return { suffix: { kind: 'sprite', index: Number(index) }, segments: 1 };
   }
-  if (segments.at(-3) === 'ik-abs') {
-    // The audio track of a ladder is addressed as `ik-abs/audio/...` and carried as height 0.
-    const rendition = segments.at(-2) === 'audio' ? 0 : height(segments.at(-2) ?? '');
-    if (rendition === undefined) {
-      throw new BadRequestError(
-        `Rendition height in ik-abs must be one of ${STREAMING_HEIGHTS.join(', ')}`,
-        'suffix',
-      );
-    }
-    if (last === 'index.m3u8') return { suffix: { kind: 'hls-media', height: rendition }, segments: 3 };
-    if (last === 'init.mp4') return { suffix: { kind: 'abs-init', height: rendition }, segments: 3 };
-    const segment = /^seg-(.*)\.m4s$/.exec(last);
-    if (segment && INDEX.test(segment[1] ?? '')) {
-      return { suffix: { kind: 'abs-segment', height: rendition, index: Number(segment[1]) }, segments: 3 };
-    }
-    throw new BadRequestError(`Unknown ik-abs resource '${last}'`, 'suffix');
-  }
+  const abs = parseAbsResource(segments);
+  if (abs) return { suffix: abs, segments: 3 };
   return { suffix: { kind: 'video' }, segments: 0 };
 }
 

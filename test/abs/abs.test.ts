@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { absSegmentArgs } from '../../src/media/abs-argv.js';
-import { readCodecString, readFragments, readTimescale, splitInitAndMedia } from '../../src/media/fmp4.js';
+import { absSegmentArgs } from '../../src/abs/argv.js';
+import { readCodecString, readFragments, readTimescale, splitInitAndMedia } from '../../src/abs/fmp4.js';
 import {
   type AbsPlan,
   AUDIO_TRACK_HEIGHT,
@@ -13,7 +13,7 @@ import {
   planAbs,
   segmentWindow,
   trackPathName,
-} from '../../src/plan/abs.js';
+} from '../../src/abs/index.js';
 import { FFMPEG, FFPROBE, makeSource, probe, run, runSteps, serveFile } from './support.js';
 
 /**

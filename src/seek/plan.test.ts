@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { MediaInfo } from '../media/types.js';
-import { MAX_TILES, planSprites, seekThumbnailTrack } from './sprites.js';
+import { MAX_TILES, planSprites, seekThumbnailTrack } from './plan.js';
 
 const limits = {
   maxOutputPixels: 3840 * 2160,

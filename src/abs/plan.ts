@@ -1,7 +1,8 @@
 import { BadRequestError, UnsupportedMediaError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
+import { resolveTime } from '../plan/time.js';
 import type { TransformParams } from '../url/types.js';
-import { resolveTime } from './index.js';
+import { AUDIO_TRACK_HEIGHT } from './layout.js';
 
 /**
  * Adaptive streaming (HLS + DASH over CMAF fMP4), planned from the probe alone. Every playlist
@@ -28,8 +29,7 @@ export const ABS_LADDER: Readonly<Record<number, number>> = {
 
 /** Segment duration when the caller does not choose one. */
 export const DEFAULT_SEGMENT_SECONDS = 4;
-/** The audio track is addressed as height 0 in code and as `ik-abs/audio/...` in URLs. */
-export const AUDIO_TRACK_HEIGHT = 0;
+export { AUDIO_TRACK_HEIGHT } from './layout.js';
 /** Audio output: AAC-LC, 48 kHz stereo. */
 export const AUDIO_SAMPLE_RATE = 48_000;
 export const AUDIO_CHANNELS = 2;
@@ -382,162 +382,7 @@ export function segmentWindow(plan: AbsPlan, height: number, index: number): Seg
   };
 }
 
-/** Segment durations in ticks of the track, in order. */
-function trackDurations(plan: AbsPlan, height: number): { timescale: number; durations: number[] } {
-  const durations: number[] = [];
-  let timescale = 1;
-  for (let i = 0; i < plan.segmentCount; i++) {
-    const w = segmentWindow(plan, height, i);
-    timescale = w.timescale;
-    durations.push(w.durationTicks);
-  }
-  return { timescale, durations };
-}
-
-/** Path segment of a track in URLs: the height, or `audio`. */
-export function trackPathName(height: number): string {
-  return height === AUDIO_TRACK_HEIGHT ? 'audio' : String(height);
-}
-
-function withQuery(path: string, query: string): string {
-  const q = query.startsWith('?') ? query.slice(1) : query;
-  return q ? `${path}?${q}` : path;
-}
-
 /** Length of the whole presentation in seconds (video timeline). */
 export function presentationSeconds(plan: AbsPlan): number {
   return (plan.video.totalFrames * plan.video.frameRate.den) / plan.video.frameRate.num;
-}
-
-function frameRateText(rate: FrameRate): string {
-  return (rate.num / rate.den).toFixed(3);
-}
-
-/**
- * HLS master playlist. URIs are relative to the master's URL and carry `query` (the master's
- * query string, with or without a leading `?`) so `tr` and signatures reach every request.
- */
-export function hlsMasterPlaylist(plan: AbsPlan, query: string): string {
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
-  const audio = plan.audio;
-  if (audio) {
-    lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${withQuery('ik-abs/audio/index.m3u8', query)}"`,
-    );
-  }
-  for (const r of plan.renditions) {
-    const codecs = audio ? `${r.codecs},${audio.codecs}` : r.codecs;
-    const attributes = [
-      `BANDWIDTH=${r.bandwidth}`,
-      `AVERAGE-BANDWIDTH=${r.averageBandwidth}`,
-      `RESOLUTION=${r.width}x${r.height}`,
-      `CODECS="${codecs}"`,
-      `FRAME-RATE=${frameRateText(plan.video.frameRate)}`,
-    ];
-    if (audio) attributes.push('AUDIO="audio"');
-    lines.push(
-      `#EXT-X-STREAM-INF:${attributes.join(',')}`,
-      withQuery(`ik-abs/${r.height}/index.m3u8`, query),
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/**
- * HLS media playlist of one track (`height`, 0 = audio): the full VOD list. URIs are relative to
- * the playlist's own URL (`ik-abs/<track>/index.m3u8`).
- */
-export function hlsMediaPlaylist(plan: AbsPlan, height: number, query: string): string {
-  if (height !== AUDIO_TRACK_HEIGHT) renditionOf(plan, height);
-  const { timescale, durations } = trackDurations(plan, height);
-  const seconds = durations.map((d) => d / timescale);
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${Math.ceil(Math.max(...seconds) - 1e-9)}`,
-    '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-    `#EXT-X-MAP:URI="${withQuery('init.mp4', query)}"`,
-  ];
-  seconds.forEach((s, i) => {
-    lines.push(`#EXTINF:${s.toFixed(6)},`, withQuery(`seg-${i}.m4s`, query));
-  });
-  lines.push('#EXT-X-ENDLIST');
-  return `${lines.join('\n')}\n`;
-}
-
-function xmlEscape(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
-}
-
-/** ISO 8601 duration with millisecond precision. */
-function isoDuration(seconds: number): string {
-  return `PT${(Math.round(seconds * 1000) / 1000).toFixed(3)}S`;
-}
-
-/** `<SegmentTimeline>` with runs of equal durations folded into `r`. */
-function segmentTimeline(durations: number[], indent: string): string {
-  const entries: string[] = [];
-  let i = 0;
-  while (i < durations.length) {
-    let repeat = 0;
-    while (i + repeat + 1 < durations.length && durations[i + repeat + 1] === durations[i]) repeat++;
-    const t = i === 0 ? ' t="0"' : '';
-    entries.push(`${indent}  <S${t} d="${durations[i]}"${repeat > 0 ? ` r="${repeat}"` : ''}/>`);
-    i += repeat + 1;
-  }
-  return `${indent}<SegmentTimeline>\n${entries.join('\n')}\n${indent}</SegmentTimeline>`;
-}
-
-function segmentTemplate(timescale: number, durations: number[], query: string, indent: string): string {
-  // `$` starts a DASH template identifier; a literal one is written `$$`.
-  const q = xmlEscape(withQuery('', query).replace(/\$/g, '$$$$'));
-  return [
-    `${indent}<SegmentTemplate timescale="${timescale}" startNumber="0" initialization="ik-abs/$RepresentationID$/init.mp4${q}" media="ik-abs/$RepresentationID$/seg-$Number$.m4s${q}">`,
-    segmentTimeline(durations, `${indent}  `),
-    `${indent}</SegmentTemplate>`,
-  ].join('\n');
-}
-
-/**
- * Static DASH manifest: one Period, a video AdaptationSet with one Representation per rendition
- * (id = height, so `$RepresentationID$` builds the same URLs as HLS) and an audio AdaptationSet
- * (id `audio`). The SegmentTimeline lists the exact durations the encoder produces.
- */
-export function dashManifest(plan: AbsPlan, query: string): string {
-  const v = plan.video;
-  const rate = v.frameRate.den === 1 ? String(v.frameRate.num) : `${v.frameRate.num}/${v.frameRate.den}`;
-  const top = plan.renditions[plan.renditions.length - 1]!;
-  const video = trackDurations(plan, plan.renditions[0]!.height);
-  const out = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="${isoDuration(presentationSeconds(plan))}" minBufferTime="${isoDuration(plan.segmentSeconds)}">`,
-    '  <Period id="0" start="PT0S">',
-    `    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${top.width}" maxHeight="${top.height}" frameRate="${rate}" par="${top.width}:${top.height}">`,
-    segmentTemplate(v.timescale, video.durations, query, '      '),
-    ...plan.renditions.map(
-      (r) =>
-        `      <Representation id="${r.height}" codecs="${r.codecs}" bandwidth="${r.bandwidth}" width="${r.width}" height="${r.height}" frameRate="${rate}" sar="1:1"/>`,
-    ),
-    '    </AdaptationSet>',
-  ];
-  const audio = plan.audio;
-  if (audio) {
-    const track = trackDurations(plan, AUDIO_TRACK_HEIGHT);
-    out.push(
-      '    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">',
-      `      <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${audio.channels}"/>`,
-      segmentTemplate(audio.sampleRate, track.durations, query, '      '),
-      `      <Representation id="audio" codecs="${audio.codecs}" bandwidth="${audio.bitRate}" audioSamplingRate="${audio.sampleRate}"/>`,
-      '    </AdaptationSet>',
-    );
-  }
-  out.push('  </Period>', '</MPD>');
-  return `${out.join('\n')}\n`;
 }

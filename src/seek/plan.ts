@@ -1,8 +1,8 @@
 import { BadRequestError, UnsupportedMediaError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
+import { planGeometry } from '../plan/geometry.js';
+import type { PlanLimits } from '../plan/types.js';
 import type { TransformParams } from '../url/types.js';
-import { planGeometry } from './geometry.js';
-import type { PlanLimits } from './types.js';
 
 /** Seek-preview sprite sheets for a source: tiles at a fixed interval, laid out in grids. */
 export interface SpritePlan {

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { planAbs, segmentWindow } from '../plan/abs.js';
-import { ABS_X264_PRESET, absAudioSegmentArgs, absSegmentArgs, absVideoSegmentArgs } from './abs-argv.js';
-import type { SourceInput } from './argv.js';
-import { inputArgs } from './argv.js';
-import type { MediaInfo } from './types.js';
+import type { SourceInput } from '../media/argv.js';
+import { inputArgs } from '../media/argv.js';
+import type { MediaInfo } from '../media/types.js';
+import { ABS_X264_PRESET, absAudioSegmentArgs, absSegmentArgs, absVideoSegmentArgs } from './argv.js';
+import { planAbs, segmentWindow } from './plan.js';
 
 const input: SourceInput = { url: 'http://127.0.0.1:9/source', demuxer: 'mov' };
 const info: MediaInfo = {

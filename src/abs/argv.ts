@@ -1,12 +1,6 @@
 import { BadRequestError } from '../errors.js';
-import {
-  AAC_FRAME_SAMPLES,
-  type AbsPlan,
-  AUDIO_TRACK_HEIGHT,
-  renditionOf,
-  segmentWindow,
-} from '../plan/abs.js';
-import { inputArgs, type SourceInput } from './argv.js';
+import { inputArgs, type SourceInput } from '../media/argv.js';
+import { AAC_FRAME_SAMPLES, type AbsPlan, AUDIO_TRACK_HEIGHT, renditionOf, segmentWindow } from './plan.js';
 
 /**
  * Pure argv builders for one adaptive-streaming segment.

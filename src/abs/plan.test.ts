@@ -10,7 +10,7 @@ import {
   outputFrameRate,
   planAbs,
   segmentWindow,
-} from './abs.js';
+} from './index.js';
 
 function source(
   overrides: { width?: number; height?: number; fps?: number; duration?: number; audio?: boolean } = {},
