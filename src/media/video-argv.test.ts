@@ -13,6 +13,7 @@ function videoPlan(overrides: Partial<VideoPlan> = {}): VideoPlan {
     videoCodec: 'h264',
     audioCodec: 'aac',
     start: 0,
+    expectedSeconds: 10,
     ops: [{ op: 'resize', width: 640, height: 360 }],
     width: 640,
     height: 360,

@@ -18,6 +18,11 @@ export interface VideoPlan {
   start: number;
   /** Output length in seconds (undefined: to the end). */
   duration?: number;
+  /**
+   * How long the output will last, known before the encode starts (0 when the source's length
+   * is unknown), so a stream's header can carry it while the body is still being encoded.
+   */
+  expectedSeconds: number;
   ops: GeometryOp[];
   width: number;
   height: number;
@@ -27,6 +32,9 @@ export interface VideoPlan {
   quality: number;
   contentType: string;
 }
+
+/** Parameters that shape the picture, meaningless for an audio-only source. */
+const GEOMETRY_KEYS = ['w', 'h', 'ar', 'c', 'cm', 'fo', 'bg', 'b', 'r', 'rt'] as const;
 
 /** ImageKit's default video quality. */
 export const DEFAULT_VIDEO_QUALITY = 50;
@@ -148,6 +156,16 @@ export function planVideo(
   auto: AutoFormat,
 ): VideoPlan {
   const { container, videoCodec, audioCodec } = chooseFormat(params, info, auto);
+  if (!info.video) {
+    // Nothing is silently ignored: a frame-shaping parameter on a source without frames is an error.
+    const shaping = GEOMETRY_KEYS.find((key) => params[key] !== undefined);
+    if (shaping) {
+      throw new BadRequestError(
+        `Parameter '${shaping}' shapes the picture, but the source has no video stream (audio only)`,
+        shaping,
+      );
+    }
+  }
   if (videoCodec === 'none' && audioCodec === 'none') {
     throw new UnsupportedMediaError(
       info.video
@@ -180,13 +198,15 @@ export function planVideo(
     });
   }
   const quality = params.q ?? DEFAULT_VIDEO_QUALITY;
+  const roundedDuration = outDuration === undefined ? undefined : Math.round(outDuration * 1000) / 1000;
   return {
     kind: 'video',
     container,
     videoCodec,
     audioCodec,
     start,
-    duration: outDuration === undefined ? undefined : Math.round(outDuration * 1000) / 1000,
+    duration: roundedDuration,
+    expectedSeconds: roundedDuration ?? (duration > 0 ? Math.max(0, duration - start) : 0),
     ops: geometry.ops,
     width: geometry.width,
     height: geometry.height,
