@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { absVideoSegmentArgs } from '../src/abs/argv.js';
-import { readFragments, splitInitAndMedia } from '../src/abs/fmp4.js';
+import { splitInitAndMedia } from '../src/abs/fmp4.js';
 import { planAbs } from '../src/abs/plan.js';
 import { FFMPEG, makeSource, probe, run, runSteps, serveFile } from '../test/abs/support.js';
+import { readFragments } from '../test/support/fmp4.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'abs-proto-'));
 try {

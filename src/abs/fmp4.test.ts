@@ -1,6 +1,11 @@
 import { describe, expect, test } from 'vitest';
+import { readFragments } from '../../test/support/fmp4.js';
 import { RenderError } from '../errors.js';
-import { findBoxes, readBoxes, readFragments, splitInitAndMedia } from './fmp4.js';
+import { BoxReader } from '../media/boxes.js';
+import { splitInitAndMedia } from './fmp4.js';
+
+const types = (buf: Buffer, path: string[] = []) =>
+  (path.length ? new BoxReader(buf).findAll(path) : new BoxReader(buf).children()).map((b) => b.type);
 
 function box(type: string, ...children: Buffer[]): Buffer {
   const body = Buffer.concat(children);
@@ -50,7 +55,7 @@ describe('fmp4', () => {
     const split = splitInitAndMedia(output);
     expect(split.init.equals(init)).toBe(true);
     expect(split.media.equals(media)).toBe(true);
-    expect(readBoxes(split.media).map((b) => b.type)).toEqual(['moof', 'mdat']);
+    expect(types(split.media)).toEqual(['moof', 'mdat']);
   });
 
   test('reads tfdt, sample count and duration of each fragment', () => {
@@ -59,11 +64,15 @@ describe('fmp4', () => {
       { trackId: 1, baseMediaDecodeTime: 360_360, sampleCount: 3, duration: 9009 },
       { trackId: 1, baseMediaDecodeTime: 369_369, sampleCount: 1, duration: 3003 },
     ]);
-    expect(findBoxes(two, ['moof', 'traf', 'trun'])).toHaveLength(2);
+    expect(types(two, ['moof', 'traf', 'trun'])).toHaveLength(2);
   });
 
   test('truncated or incomplete outputs are RenderErrors', () => {
-    expect(() => readBoxes(output.subarray(0, output.length - 3))).toThrow(RenderError);
+    expect(() => splitInitAndMedia(output.subarray(0, output.length - 3))).toThrow(RenderError);
+    expect(() => splitInitAndMedia(Buffer.concat([output, Buffer.alloc(5)]))).toThrow(/stray bytes/);
+    const lying = Buffer.from(output);
+    lying.writeUInt32BE(0xfffffff0, init.length); // the moof claims 4 GiB
+    expect(() => splitInitAndMedia(lying)).toThrow(RenderError);
     expect(() => splitInitAndMedia(init)).toThrow(/no media fragment/);
     expect(() => splitInitAndMedia(media)).toThrow(/no moov/);
   });

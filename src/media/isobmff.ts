@@ -1,3 +1,4 @@
+import { type Box, BoxReader, lenient, readBoxHeader } from './boxes.js';
 import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from './types.js';
 
 /**
@@ -6,77 +7,39 @@ import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from './types.js';
  * takes bytes, returns `MediaInfo`, or `undefined` whenever the file is anything but a plain,
  * complete ISO BMFF file (fragmented, no duration, unknown layout), so the caller falls back to
  * ffprobe rather than guess.
+ *
+ * Hostile indexes: every declared size and count is checked against the bytes that hold it
+ * before it is used (see `boxes.ts`), so an absurd value ends in `undefined`, never in a large
+ * allocation or a long loop. Absurd but well-formed facts (a 2^32 s duration, a 65535x65535
+ * frame) are reported as the finite numbers they are, so the limits in `plan/` refuse them
+ * without starting ffprobe.
  */
 
 /** The name ffprobe gives this family of containers; kept identical for the metadata document. */
-export const ISOBMFF_FORMAT_NAME = 'mov,mp4,m4a,3gp,3g2,mj2';
+const ISOBMFF_FORMAT_NAME = 'mov,mp4,m4a,3gp,3g2,mj2';
 
 /** Largest `moov` the proxy reads itself; bigger indexes go to ffprobe. */
 export const MAX_MOOV_BYTES = 32 * 1024 * 1024;
 
-interface Box {
-  type: string;
-  /** Offset of the payload inside the buffer. */
-  start: number;
-  /** End of the box (exclusive). */
-  end: number;
-}
-
-/** Walks the boxes between `start` and `end` of `buffer`; stops at anything malformed. */
-function* boxes(buffer: Buffer, start = 0, end = buffer.length): Generator<Box> {
-  let offset = start;
-  while (offset + 8 <= end) {
-    let size = buffer.readUInt32BE(offset);
-    const type = buffer.toString('latin1', offset + 4, offset + 8);
-    let header = 8;
-    if (size === 1) {
-      if (offset + 16 > end) return;
-      const large = buffer.readBigUInt64BE(offset + 8);
-      if (large > BigInt(Number.MAX_SAFE_INTEGER)) return;
-      size = Number(large);
-      header = 16;
-    } else if (size === 0) size = end - offset;
-    if (size < header || offset + size > end) return;
-    yield { type, start: offset + header, end: offset + size };
-    offset += size;
-  }
-}
-
-function child(buffer: Buffer, parent: Box, type: string): Box | undefined {
-  for (const box of boxes(buffer, parent.start, parent.end)) if (box.type === type) return box;
-  return undefined;
-}
-
-function path(buffer: Buffer, parent: Box, ...types: string[]): Box | undefined {
-  let current: Box | undefined = parent;
-  for (const type of types) {
-    if (!current) return undefined;
-    current = child(buffer, current, type);
-  }
-  return current;
-}
-
-/** Timescale and duration of an `mvhd` or `mdhd` box (same layout for these fields). */
-function timing(buffer: Buffer, box: Box): { timescale: number; duration: number } | undefined {
-  const version = buffer[box.start];
-  if (version === 1) {
-    if (box.start + 32 > box.end) return undefined;
-    return {
-      timescale: buffer.readUInt32BE(box.start + 20),
-      duration: Number(buffer.readBigUInt64BE(box.start + 24)),
-    };
-  }
-  if (box.start + 20 > box.end) return undefined;
-  return { timescale: buffer.readUInt32BE(box.start + 12), duration: buffer.readUInt32BE(box.start + 16) };
+/** Timescale and duration (in timescale units) of an `mvhd` or `mdhd` box (same layout for these fields). */
+function timing(r: BoxReader, box: Box): { timescale: number; duration: number } {
+  const { version } = r.fullBox(box);
+  if (version > 1) r.fail(`'${box.type}' version ${version} is unknown`);
+  const timescale = r.u32(box, version === 1 ? 20 : 12);
+  const duration = version === 1 ? r.u64(box, 24) : BigInt(r.u32(box, 16));
+  // A timescale of 0 makes every duration infinite; ffmpeg guesses 1, ffprobe can do that guessing.
+  if (timescale === 0) r.fail(`'${box.type}' timescale is 0`);
+  // All ones is "unknown" in a 64-bit field; anything past 2^53 has no exact double either.
+  if (duration > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`'${box.type}' duration ${duration} is not usable`);
+  return { timescale, duration: Number(duration) };
 }
 
 /** Clockwise display rotation from a `tkhd` matrix (only the four right-angle cases). */
-function rotationOf(buffer: Buffer, tkhd: Box): 0 | 90 | 180 | 270 {
-  const version = buffer[tkhd.start];
-  const matrix = tkhd.start + (version === 1 ? 52 : 40);
-  if (matrix + 36 > tkhd.end) return 0;
-  const a = buffer.readInt32BE(matrix);
-  const b = buffer.readInt32BE(matrix + 4);
+function rotationOf(r: BoxReader, tkhd: Box): 0 | 90 | 180 | 270 {
+  const matrix = r.fullBox(tkhd).version === 1 ? 52 : 40;
+  if (matrix + 36 > tkhd.end - tkhd.start) return 0;
+  const a = r.i32(tkhd, matrix);
+  const b = r.i32(tkhd, matrix + 4);
   const degrees = Math.round((Math.atan2(b, a) * 180) / Math.PI);
   return ((((Math.round(degrees / 90) * 90) % 360) + 360) % 360) as 0 | 90 | 180 | 270;
 }
@@ -112,78 +75,77 @@ const AUDIO_CODECS: Record<string, string> = {
   '.mp3': 'mp3',
 };
 
-/** Reads an MPEG-4 descriptor length (1 to 4 bytes of 7 bits). */
+/** Reads an MPEG-4 descriptor length (1 to 4 bytes of 7 bits); `byte` answers undefined past the end. */
 function descriptorLength(
-  buffer: Buffer,
+  byte: (at: number) => number | undefined,
   offset: number,
-  end: number,
 ): { length: number; next: number } | undefined {
   let length = 0;
-  for (let i = 0; i < 4 && offset < end; i++) {
-    const byte = buffer[offset++]!;
-    length = (length << 7) | (byte & 0x7f);
-    if ((byte & 0x80) === 0) return { length, next: offset };
+  for (let i = 0; i < 4; i++) {
+    const value = byte(offset++);
+    if (value === undefined) return undefined;
+    length = (length << 7) | (value & 0x7f);
+    if ((value & 0x80) === 0) return { length, next: offset };
   }
   return undefined;
 }
 
-const AAC_SAMPLE_RATES = [
-  96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-];
-
 /**
  * The codec of an `mp4a` entry from its `esds` object type (AAC unless it says MP3), and for AAC
- * the channel count and sample rate of its AudioSpecificConfig: the sample entry's own channel
- * field is a fixed 2 in MP4 files, mono or not.
+ * the channel count of its AudioSpecificConfig: the sample entry's own channel field is a fixed
+ * 2 in MP4 files, mono or not.
  */
-function mp4aDetails(
-  buffer: Buffer,
-  esds: Box | undefined,
-): { codec: string; channels?: number; sampleRate?: number } {
-  if (!esds) return { codec: 'aac' };
-  let offset = esds.start + 4;
-  if (buffer[offset] !== 0x03) return { codec: 'aac' };
-  const es = descriptorLength(buffer, offset + 1, esds.end);
-  if (!es) return { codec: 'aac' };
+function mp4aDetails(r: BoxReader, esds: Box | undefined): { codec: string; channels?: number } {
+  const aac = { codec: 'aac' };
+  if (!esds) return aac;
+  const size = esds.end - esds.start;
+  const byte = (at: number): number | undefined => (at >= 0 && at < size ? r.u8(esds, at) : undefined);
+  // Payload: version/flags (4), then the ES_Descriptor (tag 3).
+  let offset = 4;
+  if (byte(offset) !== 0x03) return aac;
+  const es = descriptorLength(byte, offset + 1);
+  if (!es) return aac;
   offset = es.next + 2;
-  const flags = buffer[offset++] ?? 0;
-  if (flags & 0x80) offset += 2;
-  if (flags & 0x40) offset += 1 + (buffer[offset] ?? 0);
-  if (flags & 0x20) offset += 2;
-  if (buffer[offset] !== 0x04) return { codec: 'aac' };
-  const config = descriptorLength(buffer, offset + 1, esds.end);
-  if (!config) return { codec: 'aac' };
-  const objectType = buffer[config.next];
+  const flags = byte(offset++) ?? 0;
+  if (flags & 0x80) offset += 2; // dependsOn_ES_ID
+  if (flags & 0x40) offset += 1 + (byte(offset) ?? 0); // URL
+  if (flags & 0x20) offset += 2; // OCR_ES_ID
+  if (byte(offset) !== 0x04) return aac;
+  const config = descriptorLength(byte, offset + 1);
+  if (!config) return aac;
+  const objectType = byte(config.next);
   if (objectType === 0x69 || objectType === 0x6b) return { codec: 'mp3' };
   offset = config.next + 13;
-  if (buffer[offset] !== 0x05) return { codec: 'aac' };
-  const specific = descriptorLength(buffer, offset + 1, esds.end);
-  if (!specific || specific.length < 2 || specific.next + 2 > esds.end) return { codec: 'aac' };
-  // AudioSpecificConfig: 5 bits object type, 4 bits rate index (15: 24-bit rate), 4 bits channels.
+  if (byte(offset) !== 0x05) return aac;
+  const specific = descriptorLength(byte, offset + 1);
+  if (!specific || specific.length < 2 || specific.next + 2 > size) return aac;
+  // AudioSpecificConfig: 5 bits object type (31: 6 more), 4 bits rate index (15: a 24-bit rate),
+  // 4 bits channels. At most 7 + 24 bits are ever held, so `bits` stays within 32 bits.
   let bits = 0;
   let bitCount = 0;
   let cursor = specific.next;
   const read = (count: number): number => {
-    while (bitCount < count && cursor < esds.end) {
-      bits = (bits << 8) | buffer[cursor++]!;
+    while (bitCount < count) {
+      const value = byte(cursor++);
+      if (value === undefined) return 0;
+      bits = ((bits << 8) | value) >>> 0;
       bitCount += 8;
     }
     bitCount -= count;
     return (bits >>> bitCount) & ((1 << count) - 1);
   };
-  let audioObjectType = read(5);
-  if (audioObjectType === 31) audioObjectType = 32 + read(6);
-  const rateIndex = read(4);
-  const sampleRate = rateIndex === 15 ? read(24) : AAC_SAMPLE_RATES[rateIndex];
+  if (read(5) === 31) read(6);
+  if (read(4) === 15) read(24);
   const channelConfig = read(4);
   const channels =
     channelConfig === 7 ? 8 : channelConfig > 0 && channelConfig < 7 ? channelConfig : undefined;
-  return { codec: 'aac', channels, sampleRate };
+  return { codec: 'aac', channels };
 }
 
 interface Track {
   kind: 'video' | 'audio' | 'other';
   codec: string;
+  /** Presentation length of the samples (the `stts` total over the media timescale). */
   seconds: number;
   samples: number;
   sampleBytes: number;
@@ -194,62 +156,79 @@ interface Track {
   channels: number;
 }
 
-function sampleBytes(buffer: Buffer, stsz: Box | undefined): { count: number; bytes: number } | undefined {
-  if (!stsz || stsz.start + 12 > stsz.end) return undefined;
-  const uniform = buffer.readUInt32BE(stsz.start + 4);
-  const count = buffer.readUInt32BE(stsz.start + 8);
+/** Sample count and total sample bytes from `stsz`; a table longer than its box is malformed. */
+function sampleSizes(r: BoxReader, stsz: Box): { count: number; bytes: number } {
+  const uniform = r.u32(stsz, 4);
+  const count = r.u32(stsz, 8);
   if (uniform !== 0) return { count, bytes: uniform * count };
-  if (stsz.start + 12 + count * 4 > stsz.end) return undefined;
+  const first = stsz.start + r.table(stsz, 12, count, 4);
   let bytes = 0;
-  for (let i = 0; i < count; i++) bytes += buffer.readUInt32BE(stsz.start + 12 + i * 4);
+  // `table` checked that all `count` entries lie inside the box.
+  for (let i = 0; i < count; i++) bytes += r.buffer.readUInt32BE(first + i * 4);
   return { count, bytes };
 }
 
-function readTrack(buffer: Buffer, trak: Box): Track | undefined {
-  const tkhd = child(buffer, trak, 'tkhd');
-  const mdia = child(buffer, trak, 'mdia');
-  if (!tkhd || !mdia) return undefined;
-  const mdhd = child(buffer, mdia, 'mdhd');
-  const hdlr = child(buffer, mdia, 'hdlr');
-  const stbl = path(buffer, mdia, 'minf', 'stbl');
-  if (!mdhd || !hdlr || !stbl) return undefined;
-  const time = timing(buffer, mdhd);
-  if (!time || time.timescale === 0) return undefined;
-  const handler = buffer.toString('latin1', hdlr.start + 8, hdlr.start + 12);
-  const stsd = child(buffer, stbl, 'stsd');
-  const sizes = sampleBytes(buffer, child(buffer, stbl, 'stsz'));
+/** Sample count and total duration (media timescale units) from `stts`, checked against its box. */
+function sampleTimes(r: BoxReader, stts: Box): { count: number; ticks: number } {
+  const entries = r.u32(stts, 4);
+  const first = stts.start + r.table(stts, 8, entries, 8);
+  let count = 0;
+  let ticks = 0;
+  // `table` checked that all entries lie inside the box; sums stay finite (< 2^32 * 2^32 * 2^29).
+  for (let i = 0; i < entries; i++) {
+    const samples = r.buffer.readUInt32BE(first + i * 8);
+    count += samples;
+    ticks += samples * r.buffer.readUInt32BE(first + i * 8 + 4);
+  }
+  return { count, ticks };
+}
+
+function readTrack(r: BoxReader, trak: Box): Track {
+  const tkhd = r.child(trak, 'tkhd') ?? r.fail('trak without tkhd');
+  const mdia = r.child(trak, 'mdia') ?? r.fail('trak without mdia');
+  const mdhd = r.child(mdia, 'mdhd') ?? r.fail('mdia without mdhd');
+  const hdlr = r.child(mdia, 'hdlr') ?? r.fail('mdia without hdlr');
+  const stbl = r.path(mdia, ['minf', 'stbl']) ?? r.fail('mdia without minf/stbl');
+  const stsd = r.child(stbl, 'stsd') ?? r.fail('stbl without stsd');
+  const stsz = r.child(stbl, 'stsz') ?? r.fail('stbl without stsz');
+  const stts = r.child(stbl, 'stts') ?? r.fail('stbl without stts');
+  const media = timing(r, mdhd);
+  const sizes = sampleSizes(r, stsz);
+  const times = sampleTimes(r, stts);
+  if (times.count !== sizes.count) r.fail(`stts lists ${times.count} samples, stsz ${sizes.count}`);
+  const handler = r.fourcc(hdlr, 8);
   const track: Track = {
     kind: handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other',
     codec: 'unknown',
-    seconds: time.duration / time.timescale,
-    samples: sizes?.count ?? 0,
-    sampleBytes: sizes?.bytes ?? 0,
+    seconds: times.ticks / media.timescale,
+    samples: sizes.count,
+    sampleBytes: sizes.bytes,
     width: 0,
     height: 0,
-    rotation: rotationOf(buffer, tkhd),
-    sampleRate: time.timescale,
+    rotation: rotationOf(r, tkhd),
+    sampleRate: media.timescale,
     channels: 0,
   };
-  if (!stsd || stsd.start + 16 > stsd.end) return track;
-  const entryStart = stsd.start + 8;
-  const entry = [...boxes(buffer, entryStart, stsd.end)][0];
+  if (r.u32(stsd, 4) === 0 || stsd.start + 8 > stsd.end) return track;
+  const entry = r.children({ start: stsd.start + 8, end: stsd.end })[0];
   if (!entry) return track;
   if (track.kind === 'video') {
     track.codec = VIDEO_CODECS[entry.type] ?? entry.type.trim();
-    if (entry.start + 28 <= entry.end) {
-      track.width = buffer.readUInt16BE(entry.start + 24);
-      track.height = buffer.readUInt16BE(entry.start + 26);
-    }
+    // 16-bit fields: a declared size is at most 65535x65535, which the pixel limit refuses.
+    track.width = r.u16(entry, 24);
+    track.height = r.u16(entry, 26);
   } else if (track.kind === 'audio') {
-    if (entry.start + 28 <= entry.end) {
-      const version = buffer.readUInt16BE(entry.start + 8);
-      track.channels = buffer.readUInt16BE(entry.start + 16);
-      if (version < 2) track.sampleRate = buffer.readUInt32BE(entry.start + 24) >>> 16 || track.sampleRate;
-    }
-    const extensions = entry.start + 28 + (buffer.readUInt16BE(entry.start + 8) === 1 ? 16 : 0);
+    const version = r.u16(entry, 8);
+    track.channels = r.u16(entry, 16);
+    if (version < 2) track.sampleRate = r.u32(entry, 24) >>> 16 || track.sampleRate;
+    // Child boxes follow the fixed fields: 28 bytes, 16 more in version 1, 36 more in version 2.
+    const extensions = entry.start + 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
     if (entry.type === 'mp4a') {
-      const esds = [...boxes(buffer, extensions, entry.end)].find((b) => b.type === 'esds');
-      const details = mp4aDetails(buffer, esds);
+      const esds =
+        extensions <= entry.end
+          ? r.children({ start: extensions, end: entry.end }).find((b) => b.type === 'esds')
+          : undefined;
+      const details = mp4aDetails(r, esds);
       track.codec = details.codec;
       if (details.channels) track.channels = details.channels;
     } else {
@@ -259,27 +238,26 @@ function readTrack(buffer: Buffer, trak: Box): Track | undefined {
   return track;
 }
 
-/**
- * Parses a complete `moov` box (header included) of a file of `fileSize` bytes. Returns
- * `undefined` for fragmented files, missing durations, tracks it cannot read, or an index that
- * lists more sample bytes than the file holds (left to ffprobe and the truncation check there).
- */
-export function parseMoov(moov: Buffer, fileSize: number): MediaInfo | undefined {
-  const root = [...boxes(moov)][0];
+function readMoov(r: BoxReader, fileSize: number): MediaInfo | undefined {
+  const root = r.children()[0];
   if (root?.type !== 'moov') return undefined;
-  if (child(moov, root, 'mvex')) return undefined;
-  const mvhd = child(moov, root, 'mvhd');
-  const movie = mvhd ? timing(moov, mvhd) : undefined;
-  if (!movie || movie.timescale === 0 || movie.duration === 0) return undefined;
-  const tracks: Track[] = [];
-  for (const box of boxes(moov, root.start, root.end)) {
-    if (box.type !== 'trak') continue;
-    const track = readTrack(moov, box);
-    if (!track) return undefined;
-    tracks.push(track);
+  if (r.child(root, 'mvex')) return undefined;
+  const mvhd = r.child(root, 'mvhd') ?? r.fail('moov without mvhd');
+  const movie = timing(r, mvhd);
+  if (movie.duration === 0) return undefined;
+  const tracks = r
+    .children(root)
+    .filter((box) => box.type === 'trak')
+    .map((trak) => readTrack(r, trak));
+  // The first track of each kind, as ffprobe's reading picks them. One that cannot say its size,
+  // frame count or length is left to ffprobe rather than skipped (skipping it would hide a video).
+  const videoTrack = tracks.find((t) => t.kind === 'video');
+  const audioTrack = tracks.find((t) => t.kind === 'audio');
+  if (videoTrack && (videoTrack.width === 0 || videoTrack.height === 0 || videoTrack.samples <= 1)) {
+    return undefined;
   }
-  const videoTrack = tracks.find((t) => t.kind === 'video' && t.width > 0 && t.height > 0 && t.samples > 1);
-  const audioTrack = tracks.find((t) => t.kind === 'audio' && t.samples > 0);
+  if (audioTrack && audioTrack.samples === 0) return undefined;
+  if ((videoTrack && videoTrack.seconds <= 0) || (audioTrack && audioTrack.seconds <= 0)) return undefined;
   if (!videoTrack && !audioTrack) return undefined;
   const totalSampleBytes = tracks.reduce((sum, t) => sum + t.sampleBytes, 0);
   if (totalSampleBytes > fileSize) return undefined;
@@ -294,9 +272,9 @@ export function parseMoov(moov: Buffer, fileSize: number): MediaInfo | undefined
       width: swap ? videoTrack.height : videoTrack.width,
       height: swap ? videoTrack.width : videoTrack.height,
       rotation: videoTrack.rotation,
-      frameRate: videoTrack.seconds > 0 ? videoTrack.samples / videoTrack.seconds : 0,
+      frameRate: videoTrack.samples / videoTrack.seconds,
       pixelFormat: 'unknown',
-      bitRate: videoTrack.seconds > 0 ? Math.round((videoTrack.sampleBytes * 8) / videoTrack.seconds) : 0,
+      bitRate: Math.round((videoTrack.sampleBytes * 8) / videoTrack.seconds),
     };
   }
   let audio: AudioStreamInfo | undefined;
@@ -305,14 +283,14 @@ export function parseMoov(moov: Buffer, fileSize: number): MediaInfo | undefined
       codec: audioTrack.codec,
       sampleRate: audioTrack.sampleRate,
       channels: audioTrack.channels,
-      bitRate: audioTrack.seconds > 0 ? Math.round((audioTrack.sampleBytes * 8) / audioTrack.seconds) : 0,
+      bitRate: Math.round((audioTrack.sampleBytes * 8) / audioTrack.seconds),
     };
   }
   return {
     formatName: ISOBMFF_FORMAT_NAME,
     duration,
     // Truncated like ffprobe (integer arithmetic), so the metadata document agrees with it.
-    bitRate: duration > 0 ? Math.floor((fileSize * 8) / duration) : 0,
+    bitRate: Math.floor((fileSize * 8) / duration),
     size: fileSize,
     video,
     audio,
@@ -321,26 +299,39 @@ export function parseMoov(moov: Buffer, fileSize: number): MediaInfo | undefined
 }
 
 /**
+ * Parses a complete `moov` box (header included) of a file of `fileSize` bytes. Returns
+ * `undefined` for fragmented files, missing or unusable durations and timescales, tracks it
+ * cannot read, tables that claim more entries than their boxes hold, or an index that lists more
+ * sample bytes than the file holds (left to ffprobe and the truncation check there). Never
+ * throws for any input; every number it reports is finite and non-negative.
+ */
+export function parseMoov(moov: Buffer, fileSize: number): MediaInfo | undefined {
+  if (!Number.isSafeInteger(fileSize) || fileSize <= 0) return undefined;
+  return lenient(() => readMoov(new BoxReader(moov, { mode: 'lenient' }), fileSize));
+}
+
+/**
  * Where the `moov` box is, from the top-level box headers seen so far. `head` holds the file's
  * first bytes at offset `headOffset`. Returns the box's range, or the offset of the next
  * top-level header to read when `head` ends before reaching `moov`, or `undefined` when the
- * layout is not a plain sequence of top-level boxes.
+ * layout is not a plain sequence of top-level boxes (including any box that claims to run past
+ * the end of the file).
  */
 export function locateMoov(
   head: Buffer,
   headOffset: number,
   fileSize: number,
 ): { moov: { offset: number; size: number } } | { next: number } | undefined {
+  if (!Number.isSafeInteger(headOffset) || !Number.isSafeInteger(fileSize) || headOffset < 0)
+    return undefined;
   let offset = 0;
   while (offset + 8 <= head.length) {
-    let size = head.readUInt32BE(offset);
-    const type = head.toString('latin1', offset + 4, offset + 8);
-    if (size === 1) {
-      if (offset + 16 > head.length) return { next: headOffset + offset };
-      size = Number(head.readBigUInt64BE(offset + 8));
-    } else if (size === 0) size = fileSize - (headOffset + offset);
-    if (!/^[\x20-\x7e]{4}$/.test(type) || size < 8) return undefined;
     const absolute = headOffset + offset;
+    const header = readBoxHeader(head, offset, fileSize - headOffset);
+    // A 64-bit size (or uuid) cut off by the end of `head`: read again from this box.
+    if (!header) return { next: absolute };
+    const { type, size } = header;
+    if (!/^[\x20-\x7e]{4}$/.test(type) || size < header.headerSize) return undefined;
     if (type === 'moov')
       return absolute + size <= fileSize ? { moov: { offset: absolute, size } } : undefined;
     if (absolute + size >= fileSize) return undefined;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { absSegmentArgs } from '../../src/abs/argv.js';
-import { readCodecString, readFragments, readTimescale, splitInitAndMedia } from '../../src/abs/fmp4.js';
+import { splitInitAndMedia } from '../../src/abs/fmp4.js';
 import {
   type AbsPlan,
   AUDIO_TRACK_HEIGHT,
@@ -14,6 +14,7 @@ import {
   segmentWindow,
   trackPathName,
 } from '../../src/abs/index.js';
+import { readCodecString, readFragments, readTimescale } from '../support/fmp4.js';
 import { FFMPEG, FFPROBE, makeSource, probe, run, runSteps, serveFile } from './support.js';
 
 /**
