@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { BadRequestError, UnprocessableError } from '../errors.js';
+import { BadRequestError, ProxyError, UnprocessableError } from '../errors.js';
 import { parseTransformation } from '../url/index.js';
-import { type GeometryOptions, type GeometryPlan, planGeometry } from './geometry.js';
+import { type GeometryOp, type GeometryOptions, type GeometryPlan, planGeometry } from './geometry.js';
 
 const VIDEO: GeometryOptions = { even: true, defaultBackground: '000000', maxOutputPixels: 8192 * 8192 };
 const STILL: GeometryOptions = { even: false, defaultBackground: '000000', maxOutputPixels: 8192 * 8192 };
@@ -266,5 +267,198 @@ describe('errors', () => {
     expect(() => plan('w-640', HD, small)).not.toThrow();
     expect(() => plan('w-642', HD, small)).toThrow(UnprocessableError);
     expect(() => plan('w-640,b-2_FFFFFF', HD, small)).toThrow(/limit/);
+  });
+});
+
+/** The default `MAX_OUTPUT_PIXELS` (3840x2160) and `MAX_SOURCE_PIXELS` (4096x2304). */
+const MAX_OUTPUT_PIXELS = 8_294_400;
+const MAX_SOURCE_PIXELS = 9_437_184;
+
+/**
+ * Runs `ops` on a frame of `source` size by their sizes alone, checking each op fits the frame it
+ * gets (a crop inside it, a pad around it), and returns the size after each op.
+ */
+function frameSizes(source: { width: number; height: number }, ops: readonly GeometryOp[]) {
+  let { width, height } = source;
+  const sizes: { op: string; width: number; height: number }[] = [];
+  for (const op of ops) {
+    switch (op.op) {
+      case 'rotate':
+        if (op.degrees !== 180) [width, height] = [height, width];
+        break;
+      case 'resize':
+        ({ width, height } = op);
+        break;
+      case 'crop':
+        expect(op.x + op.width, 'crop inside the frame').toBeLessThanOrEqual(width);
+        expect(op.y + op.height, 'crop inside the frame').toBeLessThanOrEqual(height);
+        ({ width, height } = op);
+        break;
+      case 'pad':
+        expect(op.x + width, 'pad around the frame').toBeLessThanOrEqual(op.width);
+        expect(op.y + height, 'pad around the frame').toBeLessThanOrEqual(op.height);
+        ({ width, height } = op);
+        break;
+      case 'border':
+        width += op.width * 2;
+        height += op.width * 2;
+        break;
+      case 'round':
+        break;
+    }
+    sizes.push({ op: op.op, width, height });
+  }
+  return sizes;
+}
+
+describe('intermediate frames are bounded like the output (design §6)', () => {
+  const absurd: [string, string][] = [
+    ['w-16384,h-2', '16384x2'],
+    ['w-2,h-16384', '2x16384'],
+    ['w-16380,h-2', '16380x2'],
+    ['w-16384,h-2,fo-top', '16384x2'],
+    ['w-16384,h-2,fo-bottom_right', '16384x2'],
+  ];
+  test.each(absurd)(
+    '%s on 1280x720 crops the region it shows, then scales only that, to %s',
+    (tr, expected) => {
+      for (const options of [VIDEO, STILL]) {
+        const result = plan(tr, HD, { ...options, maxOutputPixels: MAX_OUTPUT_PIXELS });
+        expect(`${result.width}x${result.height}`).toBe(expected);
+        expect(result.ops.map((op) => op.op)).toEqual(['crop', 'resize']);
+        for (const frame of frameSizes(HD, result.ops)) {
+          expect(frame.width * frame.height).toBeLessThanOrEqual(HD.width * HD.height);
+        }
+      }
+    },
+  );
+
+  test('w-16384,h-2 shows a middle row of the source; fo moves it', () => {
+    expect(plan('w-16384,h-2', HD, STILL).ops[0]).toEqual({
+      op: 'crop',
+      x: 0,
+      y: 359,
+      width: 1280,
+      height: 1,
+    });
+    expect(plan('w-16384,h-2,fo-top', HD, STILL).ops[0]).toMatchObject({ y: 0 });
+    expect(plan('w-16384,h-2,fo-bottom', HD, STILL).ops[0]).toMatchObject({ y: 719 });
+    expect(plan('w-2,h-16384,fo-right', HD).ops[0]).toEqual({
+      op: 'crop',
+      x: 1278,
+      y: 0,
+      width: 2,
+      height: 720,
+    });
+  });
+
+  test('a downscale still scales first, so the frame shrinks before it is cut', () => {
+    expect(plan('w-400,h-400').ops.map((op) => op.op)).toEqual(['resize', 'crop']);
+  });
+
+  test('an upscale cuts first: only the shown region is enlarged', () => {
+    expect(plan('w-2560,h-400').ops).toEqual([
+      { op: 'crop', x: 0, y: 260, width: 1280, height: 200 },
+      { op: 'resize', width: 2560, height: 400 },
+    ]);
+  });
+
+  test('a side past what encoders take is a 422 naming the parameters, whatever makes it', () => {
+    // h-1 with a 99999:1 ratio is a 99999x1 frame: few pixels, but no encoder writes it.
+    expect(() => plan('h-1,ar-99999-1', HD, STILL)).toThrow(UnprocessableError);
+    expect(() => plan('h-1,ar-99999-1', HD, STILL)).toThrow(/'h', 'ar'/);
+    expect(() => plan('w-16384,h-2,b-10_FFFFFF', HD, STILL)).toThrow(/'w', 'h', 'b'.*16384/);
+    // WebP stores sides in 14 bits.
+    expect(() => plan('w-16384,h-2,f-webp', HD, STILL)).toThrow(/'f-webp'/);
+    expect(size('w-16383,h-2,f-webp', HD, STILL)).toBe('16383x2');
+  });
+
+  test('an output over the pixel limit names the parameters that ask for it', () => {
+    const options = { ...VIDEO, maxOutputPixels: MAX_OUTPUT_PIXELS };
+    expect(() => plan('w-16384,h-2,c-at_least', HD, options)).toThrow(
+      /16384x9216 output asked for by 'w', 'h', 'c' .*limit is 8294400/,
+    );
+  });
+
+  const dimension = fc.oneof(
+    fc.integer({ min: 1, max: 16384 }).map(String),
+    fc.integer({ min: 1, max: 99 }).map((n) => `0.${String(n).padStart(2, '0')}`),
+    fc.constantFrom('iw_div_2', 'ih_mul_3', 'iw_mul_20', 'ih_div_7'),
+  );
+  const transformation = fc
+    .record(
+      {
+        w: dimension,
+        h: dimension,
+        ar: fc.tuple(fc.integer({ min: 1, max: 99999 }), fc.integer({ min: 1, max: 99999 })),
+        c: fc.constantFrom('maintain_ratio', 'force', 'at_max', 'at_least'),
+        cm: fc.constantFrom('pad_resize', 'extract', 'pad_extract'),
+        fo: fc.constantFrom('center', 'top', 'left', 'bottom', 'right', 'top_left', 'bottom_right'),
+        b: fc.integer({ min: 1, max: 1000 }),
+        r: fc.oneof(fc.integer({ min: 1, max: 5000 }).map(String), fc.constant('max')),
+        rt: fc.constantFrom(90, 180, 270),
+        f: fc.constantFrom('jpg', 'webp'),
+      },
+      { requiredKeys: [] },
+    )
+    .map((t) => {
+      const parts: string[] = [];
+      if (t.w) parts.push(`w-${t.w}`);
+      if (t.h) parts.push(`h-${t.h}`);
+      if (t.ar) parts.push(`ar-${t.ar[0]}-${t.ar[1]}`);
+      if (t.c) parts.push(`c-${t.c}`);
+      if (t.cm) parts.push(`cm-${t.cm}`);
+      if (t.fo) parts.push(`fo-${t.fo}`);
+      if (t.b) parts.push(`b-${t.b}_FF0000`);
+      if (t.r) parts.push(`r-${t.r}`);
+      if (t.rt) parts.push(`rt-${t.rt}`);
+      if (t.f) parts.push(`f-${t.f}`);
+      return parts.join(',') || 'q-50';
+    });
+  const source = fc
+    .record({ width: fc.integer({ min: 1, max: 4096 }), height: fc.integer({ min: 1, max: 4096 }) })
+    .filter(({ width, height }) => width * height <= MAX_SOURCE_PIXELS);
+
+  test('every frame an op makes is within the output limit (or the source, which is decoded anyway), or the plan is a typed 4xx', () => {
+    fc.assert(
+      fc.property(
+        transformation,
+        source,
+        fc.boolean(),
+        fc.constantFrom(MAX_OUTPUT_PIXELS, 640 * 360, 100_000),
+        (tr, src, even, maxOutputPixels) => {
+          let result: GeometryPlan;
+          try {
+            result = planGeometry(parseTransformation(tr, {}), src, {
+              even,
+              defaultBackground: '000000',
+              maxOutputPixels,
+            });
+          } catch (error) {
+            expect(error).toBeInstanceOf(ProxyError);
+            const status = (error as ProxyError).status;
+            expect(status >= 400 && status < 500, `${tr}: ${status}`).toBe(true);
+            return;
+          }
+          // The decoded frame is the source itself (held to MAX_SOURCE_PIXELS before planning);
+          // no op may make a frame larger than both it and the output limit.
+          const bound = Math.max(maxOutputPixels, src.width * src.height);
+          const sizes = frameSizes(src, result.ops);
+          for (const frame of sizes) {
+            expect(
+              frame.width * frame.height,
+              `${tr} on ${src.width}x${src.height}: ${frame.op}`,
+            ).toBeLessThanOrEqual(bound);
+            expect(Math.max(frame.width, frame.height)).toBeLessThanOrEqual(
+              Math.max(16384, src.width, src.height),
+            );
+          }
+          const last = sizes.at(-1) ?? src;
+          expect(`${last.width}x${last.height}`).toBe(`${result.width}x${result.height}`);
+          expect(result.width * result.height).toBeLessThanOrEqual(maxOutputPixels);
+        },
+      ),
+      { numRuns: Number(process.env.GEOMETRY_RUNS ?? 5000) },
+    );
   });
 });

@@ -34,7 +34,10 @@ export interface GeometryOptions {
   duration?: number;
 }
 
+/** Longest side of any frame: what ffmpeg's encoders and sharp's AVIF writer accept. */
 const MAX_SIDE = 16384;
+/** WebP stores each side in 14 bits. */
+const WEBP_MAX_SIDE = 16383;
 
 function roundSize(value: number, even: boolean): number {
   if (even) return Math.max(2, Math.round(value / 2) * 2);
@@ -78,6 +81,34 @@ function resolveDimension(
   return value;
 }
 
+/** The parameters that decide the output size, as the URL writes them, for a 422 to name. */
+function sizeParams(params: TransformParams): string {
+  const named = (['w', 'h', 'ar', 'c', 'cm', 'b', 'rt'] as const).filter((key) => params[key] !== undefined);
+  return named.length === 0 ? 'the source size' : named.map((key) => `'${key}'`).join(', ');
+}
+
+/**
+ * The output must fit the pixel limit and every encoder that may write it; an encoder that
+ * refuses a size fails after ffmpeg has started, as a 500 instead of this 422. `ar` and `b` can
+ * carry a side past the 16384 that `w` and `h` are held to.
+ */
+function checkOutputSize(params: TransformParams, width: number, height: number, maxPixels: number): void {
+  const asked = `The ${width}x${height} output asked for by ${sizeParams(params)}`;
+  if (width * height > maxPixels) {
+    throw new UnprocessableError(
+      `${asked} is ${width * height} pixels; the limit is ${maxPixels}`,
+      'output_too_large',
+    );
+  }
+  const maxSide = params.f === 'webp' ? WEBP_MAX_SIDE : MAX_SIDE;
+  if (Math.max(width, height) > maxSide) {
+    throw new UnprocessableError(
+      `${asked} has a side over ${maxSide} px, the most ${params.f === 'webp' ? "'f-webp'" : 'an output'} allows`,
+      'output_too_large',
+    );
+  }
+}
+
 /**
  * Where a smaller box sits inside a larger one for a focus. With `even`, offsets are even too:
  * ffmpeg's crop and pad silently round odd offsets down on yuv420p frames, so an odd offset
@@ -95,6 +126,46 @@ function focusOffset(
   const x = focus.includes('left') ? 0 : focus.includes('right') ? freeX : half(freeX);
   const y = focus.startsWith('top') ? 0 : focus.startsWith('bottom') ? freeY : half(freeY);
   return { x, y };
+}
+
+/**
+ * The ops that make a `boxW` x `boxH` frame covered by the source scaled by `scale`, cut at
+ * `focus`. There are two orders and the one with the smaller intermediate frame wins: scaling
+ * first shrinks the frame before the cut (a downscale, as every thumbnail is), cutting first
+ * enlarges only the region that is shown (an upscale). The second order is what keeps
+ * `w-16384,h-2` from scaling a 1280x720 frame to 16384x9216 (450 MB of RGB) to keep two rows of
+ * it: the cut region is never larger than the source, so no frame grows past both the source
+ * and the output.
+ */
+function coverAndCut(
+  width: number,
+  height: number,
+  scale: number,
+  boxW: number,
+  boxH: number,
+  focus: Focus,
+  even: boolean,
+): GeometryOp[] {
+  const coverW = Math.max(boxW, roundSize(width * scale, even));
+  const coverH = Math.max(boxH, roundSize(height * scale, even));
+  if (coverW === boxW && coverH === boxH) return [{ op: 'resize', width: boxW, height: boxH }];
+  // The region of the source that maps onto the box, in whole (even, for video) source pixels.
+  const regionW = Math.min(roundSize(boxW / scale, even), even ? width - (width % 2) : width);
+  const regionH = Math.min(roundSize(boxH / scale, even), even ? height - (height % 2) : height);
+  if (regionW * regionH < coverW * coverH) {
+    const ops: GeometryOp[] = [];
+    if (regionW !== width || regionH !== height) {
+      const at = focusOffset(focus, { width, height }, { width: regionW, height: regionH }, even);
+      ops.push({ op: 'crop', x: at.x, y: at.y, width: regionW, height: regionH });
+    }
+    if (regionW !== boxW || regionH !== boxH) ops.push({ op: 'resize', width: boxW, height: boxH });
+    return ops;
+  }
+  const at = focusOffset(focus, { width: coverW, height: coverH }, { width: boxW, height: boxH }, even);
+  return [
+    { op: 'resize', width: coverW, height: coverH },
+    { op: 'crop', x: at.x, y: at.y, width: boxW, height: boxH },
+  ];
 }
 
 /**
@@ -182,20 +253,8 @@ export function planGeometry(
         width = newW;
         height = newH;
       } else {
-        // maintain_ratio with both sides: cover the box, then crop to it at the focus.
-        const scale = Math.max(scaleW, scaleH);
-        const coverW = Math.max(boxW, roundSize(width * scale, even));
-        const coverH = Math.max(boxH, roundSize(height * scale, even));
-        ops.push({ op: 'resize', width: coverW, height: coverH });
-        if (coverW !== boxW || coverH !== boxH) {
-          const at = focusOffset(
-            focus,
-            { width: coverW, height: coverH },
-            { width: boxW, height: boxH },
-            even,
-          );
-          ops.push({ op: 'crop', x: at.x, y: at.y, width: boxW, height: boxH });
-        }
+        // maintain_ratio with both sides: the picture covers the box and is cut to it at the focus.
+        ops.push(...coverAndCut(width, height, Math.max(scaleW, scaleH), boxW, boxH, focus, even));
         width = boxW;
         height = boxH;
       }
@@ -231,11 +290,6 @@ export function planGeometry(
     width += border * 2;
     height += border * 2;
   }
-  if (width * height > options.maxOutputPixels) {
-    throw new UnprocessableError(
-      `The requested output is ${width}x${height} (${width * height} pixels); the limit is ${options.maxOutputPixels} pixels`,
-      'output_too_large',
-    );
-  }
+  checkOutputSize(params, width, height, options.maxOutputPixels);
   return { ops, width, height };
 }

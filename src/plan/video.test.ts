@@ -326,3 +326,27 @@ describe('trim', () => {
     }
   });
 });
+
+describe('absurd output shapes (design §5)', () => {
+  test('w-16380,h-2 is the exact 16380x2 output, cut from a 2-row region of the source, never a 16380x9214 frame', () => {
+    const result = plan('w-16380,h-2');
+    expect(`${result.width}x${result.height}`).toBe('16380x2');
+    expect(result.ops).toEqual([
+      { op: 'crop', x: 0, y: 358, width: 1280, height: 2 },
+      { op: 'resize', width: 16380, height: 2 },
+    ]);
+  });
+
+  test.each(['w-16380,h-2,vc-av1', 'w-32,h-32,vc-av1', 'w-100,h-9000,vc-av1,f-webm'])(
+    '%s is a 422 before SVT-AV1 would refuse the frame size',
+    (tr) => {
+      expect(() => plan(tr)).toThrow(UnprocessableError);
+      expect(() => plan(tr)).toThrow(/vc-av1.*64x64 to 16384x8704/);
+    },
+  );
+
+  test('AV1 frame sizes inside its range plan normally', () => {
+    expect(plan('w-64,h-64,vc-av1').width).toBe(64);
+    expect(plan('w-320,vc-av1').height).toBe(180);
+  });
+});

@@ -1,4 +1,4 @@
-import { BadRequestError, UnsupportedMediaError } from '../errors.js';
+import { BadRequestError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
 import type { AudioCodec, TransformParams, VideoCodec } from '../url/types.js';
 import { type GeometryOp, planGeometry } from './geometry.js';
@@ -145,6 +145,19 @@ function chooseFormat(params: TransformParams, info: MediaInfo, auto: AutoFormat
   return { container, videoCodec, audioCodec } as const;
 }
 
+/** Frame sizes SVT-AV1 (the AV1 encoder) accepts; outside them it refuses after ffmpeg has started. */
+export const AV1_FRAME_LIMITS = { minSide: 64, maxWidth: 16384, maxHeight: 8704 } as const;
+
+function checkAv1Size(width: number, height: number): void {
+  const { minSide, maxWidth, maxHeight } = AV1_FRAME_LIMITS;
+  if (width < minSide || height < minSide || width > maxWidth || height > maxHeight) {
+    throw new UnprocessableError(
+      `'vc-av1' encodes frames from ${minSide}x${minSide} to ${maxWidth}x${maxHeight}; the parameters ask for ${width}x${height}`,
+      'output_size_unsupported',
+    );
+  }
+}
+
 /**
  * Plans a video transformation. Pure: everything comes from the parsed parameters, the probe,
  * the limits and the client's `f-auto` choice.
@@ -196,6 +209,7 @@ export function planVideo(
       defaultBackground: '000000',
       maxOutputPixels: limits.maxOutputPixels,
     });
+    if (videoCodec === 'av1') checkAv1Size(geometry.width, geometry.height);
   }
   const quality = params.q ?? DEFAULT_VIDEO_QUALITY;
   const roundedDuration = outDuration === undefined ? undefined : Math.round(outDuration * 1000) / 1000;
