@@ -6,7 +6,7 @@ import { createCache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import { HotResponses } from './http/hot-cache.js';
 import { ProxyMetrics } from './http/metrics.js';
-import { loadHlsScript } from './http/playground.js';
+import { loadPlaygroundAssets } from './http/playground/index.js';
 import { createHttpApp, hotFetch } from './http/routes.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
 import { CountingOrigin } from './origin/counting.js';
@@ -98,7 +98,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
           ? (pathAndQuery: string) =>
               signPath(pathAndQuery, signingKey, undefined, { basePath: config.basePath })
           : undefined,
-        hlsScript: await loadHlsScript(),
+        assets: await loadPlaygroundAssets(),
       }
     : undefined;
   if (playground && signingKey) {

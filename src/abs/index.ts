@@ -7,3 +7,4 @@
 export * from './layout.js';
 export * from './manifests.js';
 export * from './plan.js';
+export * from './read.js';

@@ -11,7 +11,7 @@ import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
 import type { HotResponses } from './hot-cache.js';
-import { createPlaygroundApp, type PlaygroundDeps } from './playground.js';
+import { createPlaygroundApp, type PlaygroundDeps } from './playground/index.js';
 import { CORS_HEADERS, chooseRequestId, noteOutcome, requestHeaders, requestLog } from './request-log.js';
 import { type Answer, answerWithBody, errorResponse, etagListMatches, servableFromMeta } from './respond.js';
 

@@ -67,3 +67,12 @@ export function chooseContentType(reported: string | undefined, path: string): s
   if (bare && !GENERIC_TYPES.has(bare)) return bare;
   return contentTypeFromPath(path) ?? bare;
 }
+
+/**
+ * Whether a path's extension names a video or audio type: the sources the proxy transforms, as
+ * opposed to images, playlists or other files that may share an origin folder.
+ */
+export function isMediaPath(path: string): boolean {
+  const type = contentTypeFromPath(path);
+  return type !== undefined && (type.startsWith('video/') || type.startsWith('audio/'));
+}

@@ -1,15 +1,18 @@
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { thumbnailTimes } from '../../src/http/playground/client/urls.js';
 import {
   checkSignablePath,
   createPlaygroundApp,
-  escapeHtml,
   jsonForScript,
+  loadPlaygroundAssets,
+  type PlaygroundAssets,
   playgroundPage,
-} from '../../src/http/playground.js';
+  playgroundSources,
+} from '../../src/http/playground/index.js';
 import { hasChromium, launchChromium } from '../support/browser.js';
 import { fixturePath, REPO_ROOT } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
@@ -28,6 +31,8 @@ interface BrowserNode {
   readyState: number;
   videoWidth: number;
   videoHeight: number;
+  duration: number;
+  value: string;
 }
 declare const document: {
   getElementById(id: string): BrowserNode | null;
@@ -40,13 +45,23 @@ const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const HOSTILE_NAME = '"><img src=x onerror="window.__xss=1">.mp4';
 const SIGNING_KEY = 'playground-test-key-0123456789';
 
-/** A folder origin with sample.mp4 and a file whose name is an XSS attempt. */
+/**
+ * A folder origin: sample.mp4, an audio-only source, files the proxy cannot serve (a manifest,
+ * a text file), and a `.mp4` whose name is an XSS attempt and whose bytes are not a video. The
+ * hostile name sorts first, so the page must also skip a "video" that does not probe.
+ */
 async function makeOrigin(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ikvp-playground-origin-'));
   await copyFile(fixturePath('sample.mp4'), path.join(dir, 'sample.mp4'));
+  await copyFile(fixturePath('audio-only.m4a'), path.join(dir, 'audio-only.m4a'));
   await writeFile(path.join(dir, HOSTILE_NAME), 'not a video');
+  await writeFile(path.join(dir, 'manifest.json'), '{}');
+  await writeFile(path.join(dir, 'not-a-video.txt'), 'text');
   return dir;
 }
+
+/** What the listing must hold for `makeOrigin`'s folder: media only, sorted by path. */
+const LISTED = [HOSTILE_NAME, 'audio-only.m4a', 'sample.mp4'];
 
 async function launch(): Promise<Browser> {
   return launchChromium();
@@ -63,19 +78,35 @@ function watchProblems(page: Page): string[] {
   return problems;
 }
 
-async function openSample(page: Page, proxy: TestProxy): Promise<void> {
+/**
+ * Loads the page from `/` and waits, without touching anything, until it has opened a video by
+ * itself: the first listed video that probes, which for `makeOrigin`'s folder is sample.mp4.
+ */
+async function openPage(page: Page, proxy: TestProxy): Promise<void> {
   await page.goto(`${proxy.url}/`);
   expect(new URL(page.url()).pathname).toBe('/playground');
-  await page.waitForSelector('#source-list option[value="sample.mp4"]', {
-    state: 'attached',
-    timeout: 15_000,
-  });
-  await page.selectOption('#source-list', 'sample.mp4');
   await page.waitForFunction(
     () => document.getElementById('metadata')?.textContent?.includes('"duration"'),
     null,
     { timeout: 30_000 },
   );
+  expect(await page.textContent('#current-source')).toBe('sample.mp4');
+  expect(await page.$eval('#source-list', (list) => (list as unknown as BrowserNode).value)).toBe(
+    'sample.mp4',
+  );
+}
+
+/** Waits until a player has loaded enough of its stream to know the duration; returns it. */
+async function waitForDuration(page: Page, id: string): Promise<number> {
+  await page.waitForFunction(
+    (element) => {
+      const duration = (document.getElementById(element) as BrowserNode | null)?.duration ?? Number.NaN;
+      return Number.isFinite(duration) && duration > 0;
+    },
+    id,
+    { timeout: 90_000, polling: 250 },
+  );
+  return page.$eval(`#${id}`, (video) => (video as unknown as BrowserNode).duration);
 }
 
 async function waitForThumbnails(page: Page): Promise<number[]> {
@@ -113,11 +144,23 @@ async function buildUrl(page: Page, values: Record<string, string>): Promise<str
 }
 
 describe('playground page helpers', () => {
-  test('escapeHtml neutralises every character that can open markup or close an attribute', () => {
-    expect(escapeHtml(HOSTILE_NAME)).toBe(
-      '&quot;&gt;&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;.mp4',
-    );
-    expect(escapeHtml("a&b'c")).toBe('a&amp;b&#39;c');
+  let assets: PlaygroundAssets;
+  beforeAll(async () => {
+    assets = await loadPlaygroundAssets();
+  });
+
+  test('the page escapes what it interpolates and runs no inline script', () => {
+    const page = playgroundPage({ basePath: '/v"><b>x', signing: false, hlsAvailable: true });
+    expect(page).toContain('src="/v&quot;&gt;&lt;b&gt;x/playground/client/main.js"');
+    expect(page).not.toContain('<b>x');
+    // Only a JSON data block is inline; every <script> that runs has a src on this proxy.
+    const scripts = [...page.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.map((match) => match[1]!.trim())).toEqual([
+      'type="application/json" id="playground-config"',
+      'src="/v&quot;&gt;&lt;b&gt;x/playground/hls.js"',
+      'type="module" src="/v&quot;&gt;&lt;b&gt;x/playground/client/main.js"',
+    ]);
+    expect(JSON.parse(scripts[0]![2]!)).toEqual({ basePath: '/v"><b>x', signing: false, hlsAvailable: true });
   });
 
   test('jsonForScript cannot close its script element and still parses to the same value', () => {
@@ -145,7 +188,7 @@ describe('playground page helpers', () => {
   });
 
   test('without hls.js the script route is a JSON 404 and the page says HLS needs it', async () => {
-    const app = createPlaygroundApp({ basePath: '' });
+    const app = createPlaygroundApp({ basePath: '', assets: { client: assets.client } });
     const script = await app.request('/playground/hls.js');
     expect(script.status).toBe(404);
     expect(((await script.json()) as { error: { message: string } }).error.message).toMatch(
@@ -154,8 +197,47 @@ describe('playground page helpers', () => {
     const page = await (await app.request('/playground')).text();
     expect(page).toContain('id="hls-missing"');
     expect(page).not.toContain('/playground/hls.js"></script>');
-    const withScript = playgroundPage({ basePath: '/v', signing: false, hlsAvailable: true, nonce: 'n' });
+    const withScript = playgroundPage({ basePath: '/v', signing: false, hlsAvailable: true });
     expect(withScript).toContain('<script src="/v/playground/hls.js"></script>');
+  });
+
+  test('the browser modules are served as JavaScript from the files in src; nothing else is', async () => {
+    const app = createPlaygroundApp({ basePath: '/v', assets });
+    const page = await app.request('/v/playground');
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self';/);
+    for (const name of ['main.js', 'urls.js']) {
+      const response = await app.request(`/v/playground/client/${name}`);
+      expect(response.status, name).toBe(200);
+      expect(response.headers.get('content-type'), name).toMatch(/^text\/javascript/);
+      expect(await response.text(), name).toBe(
+        await readFile(path.join(REPO_ROOT, 'src/http/playground/client', name), 'utf8'),
+      );
+    }
+    for (const bad of ['urls.test.ts', '..%2Findex.ts', 'nope.js']) {
+      expect((await app.request(`/v/playground/client/${bad}`)).status, bad).toBe(404);
+    }
+  });
+
+  test('the listing keeps media sources only, sorted, and says when it was cut', () => {
+    const listing = [
+      { path: 'b.mp4', size: 2 },
+      { path: 'manifest.json', size: 1 },
+      { path: 'notes/not-a-video.txt', size: 1 },
+      { path: 'a/song.m4a', size: 3 },
+      { path: 'poster.jpg', size: 1 },
+      { path: 'ik-master.m3u8', size: 1 },
+      { path: 'A.webm', size: 4 },
+    ];
+    expect(playgroundSources(listing, 10)).toEqual({
+      sources: [
+        { path: 'A.webm', size: 4, type: 'video/webm' },
+        { path: 'a/song.m4a', size: 3, type: 'audio/mp4' },
+        { path: 'b.mp4', size: 2, type: 'video/mp4' },
+      ],
+      truncated: false,
+    });
+    expect(playgroundSources(listing, 2)).toMatchObject({ truncated: true });
+    expect(playgroundSources(listing, 2).sources).toHaveLength(2);
   });
 });
 
@@ -229,15 +311,16 @@ describe('playground routes', () => {
     }
   });
 
-  test('the source listing comes from the origin', async () => {
+  test('the source listing comes from the origin and holds only media files', async () => {
     const proxy = await startProxy({ ORIGIN: origin });
     try {
       const body = (await (await fetch(`${proxy.url}/playground/api/sources`)).json()) as {
         listable: boolean;
-        sources: Array<{ path: string; size: number }>;
+        sources: Array<{ path: string; size: number; type: string }>;
       };
       expect(body.listable).toBe(true);
-      expect(body.sources.map((source) => source.path).sort()).toEqual([HOSTILE_NAME, 'sample.mp4'].sort());
+      expect(body.sources.map((source) => source.path)).toEqual(LISTED);
+      expect(body.sources.map((source) => source.type)).toEqual(['video/mp4', 'audio/mp4', 'video/mp4']);
     } finally {
       await proxy.close();
     }
@@ -256,18 +339,18 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     await rm(origin, { recursive: true, force: true });
   });
 
-  test('lists sources, shows thumbnails, plays HLS and builds a URL that returns 200', {
+  test('opens on the first video with its frames and players loaded, lists media only, builds a URL that returns 200', {
     timeout: 180_000,
   }, async () => {
     const proxy = await startProxy({ ORIGIN: origin });
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     const problems = watchProblems(page);
     try {
-      await openSample(page, proxy);
+      await openPage(page, proxy);
       const options = await page.$$eval('#source-list option', (elements) =>
-        elements.map((element) => element.textContent ?? ''),
+        elements.map((element) => (element as unknown as BrowserNode).value),
       );
-      expect(options.some((text) => text.startsWith(HOSTILE_NAME))).toBe(true);
+      expect(options).toEqual(LISTED);
       expect(await page.evaluate(() => window.__xss)).toBeUndefined();
 
       const metadata = JSON.parse((await page.textContent('#metadata')) ?? '{}') as {
@@ -281,13 +364,31 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
       const sources = await page.$$eval('#thumbnails img', (images) =>
         (images as unknown as BrowserNode[]).map((image) => new URL(image.src).search),
       );
+      expect(sources).toEqual(thumbnailTimes(metadata.duration, 10).map((at) => `?tr=so-${at},w-160`));
       expect(sources[5]).toBe(`?tr=so-${Math.floor(metadata.duration * 50) / 100},w-160`);
 
+      // Both players were loaded on open, with no click: HLS plays, the transform shows its clip.
+      expect(Math.abs((await waitForDuration(page, 'hls-video')) - metadata.duration)).toBeLessThan(0.5);
       await page.waitForFunction(() => (document.getElementById('hls-video')?.currentTime ?? 0) > 1, null, {
         timeout: 90_000,
         polling: 250,
       });
       expect(await page.textContent('#hls-status')).toMatch(/hls\.js|native HLS/);
+      // The transform streams as fragmented MP4 while it encodes, so its duration grows as it
+      // arrives; what matters here is that the clip was requested and its first frame decoded.
+      expect(await waitForDuration(page, 'transform-video')).toBeGreaterThan(0);
+      await page.waitForFunction(
+        () => (document.getElementById('transform-video')?.readyState ?? 0) >= 2,
+        null,
+        { timeout: 60_000 },
+      );
+      expect(
+        await page.$eval('#transform-video', (video) => (video as unknown as BrowserNode).videoWidth),
+      ).toBe(640);
+      expect(await page.textContent('#builder-url')).toBe('/sample.mp4?tr=w-640,du-3');
+
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png'), fullPage: true });
 
       const builderUrl = await buildUrl(page, {
         w: '320',
@@ -317,8 +418,6 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
       expect(size[0]).toBe(320);
       expect(size[1]).toBeGreaterThan(560);
 
-      await mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png'), fullPage: true });
       expect(problems).toEqual([]);
     } finally {
       await page.close();
@@ -338,7 +437,7 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     const page = await browser.newPage();
     const problems = watchProblems(page);
     try {
-      await openSample(page, proxy);
+      await openPage(page, proxy);
       await waitForThumbnails(page);
       const builderUrl = await buildUrl(page, { w: '240', du: '1' });
       expect(builderUrl).toMatch(/^\/sample\.mp4\?tr=w-240,du-1&ik-s=[0-9a-f]{40}$/);

@@ -5,19 +5,17 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dashReferences, hlsReferences } from '../../src/abs/read.js';
 import {
   type CliIo,
-  dashReferences,
-  hlsReferences,
   parseCliArgs,
   parseUrlList,
-  playlistKind,
   prefixTargets,
   progressLine,
   resolveTarget,
   runCli,
   UsageError,
-} from '../../src/cli.js';
+} from '../../src/cli/index.js';
 import { fixturePath, REPO_ROOT } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -42,7 +40,7 @@ function runEntryPoint(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli.ts'), ...args],
+      ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'index.ts'), ...args],
       {
         cwd: REPO_ROOT,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -64,7 +62,7 @@ async function text(url: string): Promise<string> {
   return response.text();
 }
 
-describe('warm CLI: arguments and playlists', () => {
+describe('warm CLI: arguments, lists and progress', () => {
   test('parses warm with defaults, flags in both spellings, and refuses mistakes', () => {
     expect(parseCliArgs(['warm', 'urls.txt'])).toEqual({
       command: 'warm',
@@ -130,59 +128,7 @@ describe('warm CLI: arguments and playlists', () => {
     );
   });
 
-  test('HLS references: variant and audio playlists, init maps and segments, relative to the playlist; keys skipped', () => {
-    const master = [
-      '#EXTM3U',
-      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",URI="ik-abs/audio/index.m3u8?tr=sr-240"',
-      '#EXT-X-STREAM-INF:BANDWIDTH=1',
-      'ik-abs/240/index.m3u8?tr=sr-240',
-      '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k"',
-    ].join('\n');
-    expect(hlsReferences(master, 'http://h/v/a.mp4/ik-master.m3u8?tr=sr-240')).toEqual([
-      'http://h/v/a.mp4/ik-abs/audio/index.m3u8?tr=sr-240',
-      'http://h/v/a.mp4/ik-abs/240/index.m3u8?tr=sr-240',
-    ]);
-    const media =
-      '#EXTM3U\n#EXT-X-MAP:URI="init.mp4?x=1"\n#EXTINF:4,\nseg-0.m4s?x=1\n#EXTINF:4,\nseg-1.m4s?x=1\n#EXT-X-ENDLIST\n';
-    expect(hlsReferences(media, 'http://h/a/index.m3u8?x=1')).toEqual([
-      'http://h/a/init.mp4?x=1',
-      'http://h/a/seg-0.m4s?x=1',
-      'http://h/a/seg-1.m4s?x=1',
-    ]);
-  });
-
-  test('DASH references: SegmentTimeline with repeats, fixed-duration templates, number formats and $$', () => {
-    const mpd = `<?xml version="1.0"?>
-<MPD type="static" mediaPresentationDuration="PT10S">
-  <Period>
-    <AdaptationSet contentType="video">
-      <SegmentTemplate timescale="1000" startNumber="0" initialization="v/$RepresentationID$/init.mp4?tr=a&amp;b" media="v/$RepresentationID$/$Number%03d$-$Time$.m4s">
-        <SegmentTimeline><S t="0" d="4000" r="1"/><S d="2000"/></SegmentTimeline>
-      </SegmentTemplate>
-      <Representation id="360" bandwidth="1"/>
-    </AdaptationSet>
-    <AdaptationSet contentType="audio">
-      <Representation id="aud" bandwidth="64000">
-        <SegmentTemplate timescale="10" duration="40" startNumber="1" media="a/$Bandwidth$/$$$Number$.m4s"/>
-      </Representation>
-    </AdaptationSet>
-  </Period>
-</MPD>`;
-    expect(dashReferences(mpd, 'http://h/x/ik-master.mpd')).toEqual([
-      'http://h/x/v/360/init.mp4?tr=a&b',
-      'http://h/x/v/360/000-0.m4s',
-      'http://h/x/v/360/001-4000.m4s',
-      'http://h/x/v/360/002-8000.m4s',
-      'http://h/x/a/64000/$1.m4s',
-      'http://h/x/a/64000/$2.m4s',
-      'http://h/x/a/64000/$3.m4s',
-    ]);
-  });
-
-  test('playlists are recognised by type or extension; the progress bar fills with progress', () => {
-    expect(playlistKind('http://h/a.mp4/ik-master.m3u8?tr=sr-240', null)).toBe('hls');
-    expect(playlistKind('http://h/x', 'application/dash+xml')).toBe('dash');
-    expect(playlistKind('http://h/a.mp4', 'video/mp4')).toBeUndefined();
+  test('the progress bar fills with progress', () => {
     expect(progressLine(5, 10, 1, 2, 10)).toBe('[#####.....] 5/10  1 cached  2 failed');
   });
 });
