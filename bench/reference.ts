@@ -1,14 +1,12 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { probeArgs } from '../src/media/argv.js';
-import { parseProbeOutput } from '../src/media/probe.js';
 import type { MediaInfo } from '../src/media/types.js';
 import { videoArgs } from '../src/media/video-argv.js';
-import { type PlanLimits, planRequest, type VideoPlan } from '../src/plan/index.js';
+import { type PlanLimits, planVideo } from '../src/plan/index.js';
 import { parseRequestUrl } from '../src/url/request.js';
 import type { TransformParams } from '../src/url/types.js';
-import { mustRun } from './util.js';
+import { probeMediaInfo } from '../test/support/ffprobe.js';
 
 /**
  * The raw-ffmpeg references: the argv the product would build for a request, rebuilt by calling
@@ -25,19 +23,7 @@ const DEFAULT_LIMITS: PlanLimits = {
 };
 
 /** Probes a local file the way the proxy does and parses it with the product's parser. */
-export async function probeLocal(file: string): Promise<MediaInfo> {
-  const result = await mustRun('ffprobe', [
-    '-v',
-    'error',
-    '-print_format',
-    'json',
-    '-show_format',
-    '-show_streams',
-    file,
-  ]);
-  const { size } = await stat(file);
-  return parseProbeOutput(JSON.parse(result.stdout), size);
-}
+export const probeLocal: (file: string) => Promise<MediaInfo> = probeMediaInfo;
 
 /**
  * Options of ffmpeg's http/tcp protocols: they only make sense for the loopback URL and are an
@@ -129,7 +115,7 @@ export function thumbnailReferenceArgs(input: string, seconds: number, output: s
 export async function transcodeReferenceArgs(input: string, tr: string, output: string): Promise<string[]> {
   const { request } = paramsOf('/source.mp4', tr);
   const info = await probeLocal(input);
-  const plan = planRequest(request, info, DEFAULT_LIMITS, 'mp4') as VideoPlan;
+  const plan = planVideo(request.params, info, DEFAULT_LIMITS, 'mp4');
   if (plan.kind !== 'video') throw new Error(`tr=${tr} does not plan a video transcode`);
   return localiseArgv(videoArgs({ url: PLACEHOLDER, demuxer: 'mov' }, plan), PLACEHOLDER, input, output);
 }

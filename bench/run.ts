@@ -3,14 +3,15 @@
  * byte-counting pass-through and the proxy as a child process, runs every scenario next to its
  * reference in the same run, prints the table and rewrites docs/benchmarks.md.
  *
- * `npm run bench -- --only 1,2` runs a subset (docs/benchmarks.md is then left alone).
+ * `npm run bench -- --only 1,2` runs a subset (docs/benchmarks.md is then left alone);
+ * `npm run bench -- --help` prints the usage and the method without running anything.
  */
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
+import { createFfmpegSpy, type FfmpegSpy } from '../test/support/ffmpeg-spy.js';
 import { startTestS3 } from '../test/support/s3.js';
 import { ensureMedia } from './media.js';
 import { startOriginCounter } from './origin-counter.js';
@@ -55,7 +56,7 @@ stat-ed, probed or rendered it.
 2. The thumbnail from 1, cached, under \`wrk -c32 -t2 -d5s --latency\` vs a bare Hono app
    (@hono/node-server, bench/hono-ref.ts, its own process) returning the same bytes from memory.
 3. \`/<new key>?tr=h-360\` streamed: first body byte and last byte vs raw ffmpeg running the argv the
-   product builds (planRequest + videoArgs) on the local file, writing fragmented MP4 to a file.
+   product builds (planVideo + videoArgs) on the local file, writing fragmented MP4 to a file.
 4. \`/<new key>/ik-master.m3u8?tr=sr-720\` (cold: stat + probe + playlist), then the first segment listed
    by the 720p media playlist, vs raw ffmpeg encoding that 4 s at 720p with the product's ABS argv; the
    same first segment at sr-360 for the 10-minute source vs the 10-second one.
@@ -99,41 +100,33 @@ async function machineInfo(startedAt: Date, loadAtStart: string, seconds: number
   };
 }
 
-/**
- * A shell script that logs each start (and, when the binary exits, its wall time) to `log` and
- * runs the real binary. It stays the parent rather than exec-ing so it can log the end; the
- * proxy signals the whole process group, so a kill still reaches the binary.
- */
-async function writeCountingWrapper(file: string, binary: string, log: string): Promise<void> {
-  const script = `#!/bin/sh
-started=$(date +%s%N)
-echo "start $started $*" >> '${log}'
-${binary} "$@"
-code=$?
-echo "end $started $(date +%s%N) $code" >> '${log}'
-exit $code
-`;
-  await writeFile(file, script);
-  await chmod(file, 0o755);
+/** Starts (with their arguments) and finished runs (wall milliseconds, in finishing order) a spy has seen. */
+async function readRuns(spy: FfmpegSpy): Promise<{ starts: number; argv: string[]; finishedMs: number[] }> {
+  const runs = await spy.runs();
+  const finishedMs = runs
+    .filter((run) => run.endedNs !== undefined)
+    .sort((a, b) => (a.endedNs! < b.endedNs! ? -1 : a.endedNs! > b.endedNs! ? 1 : 0))
+    .map((run) => run.ms!);
+  return { starts: runs.length, argv: runs.map((run) => run.argv), finishedMs };
 }
 
-/** Starts (with their arguments) and finished runs (wall milliseconds, in finishing order) from a wrapper's log. */
-async function readRuns(file: string): Promise<{ starts: number; argv: string[]; finishedMs: number[] }> {
-  if (!existsSync(file)) return { starts: 0, argv: [], finishedMs: [] };
-  const lines = (await readFile(file, 'utf8')).split('\n');
-  const finishedMs = lines
-    .filter((line) => line.startsWith('end '))
-    .map((line) => {
-      const [, started, ended] = line.split(' ');
-      return Number((BigInt(ended ?? '0') - BigInt(started ?? '0')) / 1000n) / 1000;
-    });
-  const argv = lines
-    .filter((line) => line.startsWith('start '))
-    .map((line) => line.split(' ').slice(2).join(' '));
-  return { starts: argv.length, argv, finishedMs };
-}
+const USAGE = `npm run bench [-- --only 1,2,...]
+
+Generates the sources (once, into bench/.media), starts s3rver, a byte counter and the proxy, runs
+the scenarios below next to their references and prints the table; a full run (no --only) also
+rewrites docs/benchmarks.md. About 10 minutes on 2 cores.
+
+  --only N,M   run only these scenarios (docs/benchmarks.md is left alone)
+  --help, -h   print this and exit (nothing is generated or started)
+
+${METHOD}
+`;
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const only = parseOnly(process.argv.slice(2));
   const wanted = (n: number) => !only || only.has(n);
   const startedAt = new Date();
@@ -162,12 +155,9 @@ async function main(): Promise<void> {
       keys[name] = path.basename(media[name]);
       await s3.putObject(BUCKET, keys[name], await readFile(media[name]), 'video/mp4');
     }
-    const ffmpegLog = path.join(work, 'ffmpeg-starts.log');
-    const ffprobeLog = path.join(work, 'ffprobe-starts.log');
-    const ffmpegWrapper = path.join(work, 'ffmpeg');
-    const ffprobeWrapper = path.join(work, 'ffprobe');
-    await writeCountingWrapper(ffmpegWrapper, 'ffmpeg', ffmpegLog);
-    await writeCountingWrapper(ffprobeWrapper, 'ffprobe', ffprobeLog);
+    // Timed spies (in `work`, kept with the other logs when a scenario fails) log each start and exit.
+    const ffmpegSpy = await createFfmpegSpy({ real: 'ffmpeg', timed: true, parent: work });
+    const ffprobeSpy = await createFfmpegSpy({ real: 'ffprobe', timed: true, parent: work });
     const proxyEnv = (cacheDir: string): Record<string, string> => ({
       ...s3.env,
       ORIGIN: `s3://${BUCKET}`,
@@ -175,8 +165,8 @@ async function main(): Promise<void> {
       S3_FORCE_PATH_STYLE: 'true',
       CACHE_DIR: cacheDir,
       LOG_LEVEL: 'warn',
-      FFMPEG_PATH: ffmpegWrapper,
-      FFPROBE_PATH: ffprobeWrapper,
+      FFMPEG_PATH: ffmpegSpy.path,
+      FFPROBE_PATH: ffprobeSpy.path,
     });
     const proxyLog = path.join(work, 'proxy.log');
     const proxy = await startProxyChild(REPO_ROOT, proxyEnv(path.join(work, 'cache')), proxyLog);
@@ -197,7 +187,7 @@ async function main(): Promise<void> {
         return key;
       },
       async processRuns() {
-        const [ffmpeg, ffprobe] = [await readRuns(ffmpegLog), await readRuns(ffprobeLog)];
+        const [ffmpeg, ffprobe] = [await readRuns(ffmpegSpy), await readRuns(ffprobeSpy)];
         return {
           ffmpeg: ffmpeg.starts,
           ffprobe: ffprobe.starts,

@@ -15,6 +15,7 @@ import type { Origin } from './origin/types.js';
 import { JobLimiter } from './render/limiter.js';
 import { type Logger, RenderService } from './render/service.js';
 import { SourceEndpoint } from './render/source-endpoint.js';
+import { SourceReader } from './render/sources.js';
 import { signPath } from './url/signature.js';
 
 /** A built proxy: the Hono app plus what start-up and shutdown need to reach. */
@@ -53,29 +54,36 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
   const endpoint = await SourceEndpoint.start(origin);
   const limiter = new JobLimiter(config.maxJobs, config.maxQueue);
   let metrics: ProxyMetrics | undefined;
+  const sources = new SourceReader({
+    origin,
+    endpoint,
+    log,
+    ffprobePath: config.ffprobePath,
+    jobTimeoutMs: config.jobTimeoutMs,
+    sourceTtlMs: config.sourceTtlMs,
+    maxSourceBytes: config.maxSourceBytes,
+  });
   const service = new RenderService({
     observer: {
       jobFinished: (kind, seconds, ok) => metrics?.job(kind, seconds, ok),
       cacheWriteFailed: () => metrics?.cacheWriteFailed(),
     },
-    origin,
+    sources,
     cache,
-    endpoint,
     limiter,
     log,
-    ffmpegPath: config.ffmpegPath,
-    ffprobePath: config.ffprobePath,
-    jobTimeoutMs: config.jobTimeoutMs,
-    sourceTtlMs: config.sourceTtlMs,
-    maxSourceBytes: config.maxSourceBytes,
-    maxSourcePixels: config.maxSourcePixels,
     workDir: path.join(config.cacheDir, 'live'),
-    segmentSeconds: config.segmentSeconds,
-    limits: {
-      maxOutputPixels: config.maxOutputPixels,
-      maxSourceDuration: config.maxSourceDuration,
+    settings: {
+      ffmpegPath: config.ffmpegPath,
+      jobTimeoutMs: config.jobTimeoutMs,
       maxSourcePixels: config.maxSourcePixels,
-      maxSourceStreams: config.maxSourceStreams,
+      segmentSeconds: config.segmentSeconds,
+      limits: {
+        maxOutputPixels: config.maxOutputPixels,
+        maxSourceDuration: config.maxSourceDuration,
+        maxSourcePixels: config.maxSourcePixels,
+        maxSourceStreams: config.maxSourceStreams,
+      },
     },
   });
   const hot = new HotResponses({
@@ -143,7 +151,9 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
           await origin.ping(AbortSignal.timeout(5000));
           return undefined;
         } catch (error) {
-          return `origin unreachable: ${(error as Error).message}`;
+          // Only the log sees this; `detail` names the folder, bucket or host that failed.
+          const { detail, message } = error as Error & { detail?: string };
+          return `origin unreachable: ${detail ?? message}`;
         }
       },
     ],

@@ -1,4 +1,4 @@
-import { BadRequestError, UnsupportedMediaError } from '../errors.js';
+import { BadRequestError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
 import { resolveTime } from '../plan/time.js';
 import type { TransformParams } from '../url/types.js';
@@ -26,6 +26,12 @@ export const ABS_LADDER: Readonly<Record<number, number>> = {
   1440: 12_000_000,
   2160: 18_000_000,
 };
+
+/**
+ * Most segments one stream may list (about 22 hours at 4 s): it bounds the size of every
+ * playlist and manifest, and the plan's memory, whatever the source declares.
+ */
+export const MAX_SEGMENTS = 20_000;
 
 /** Segment duration when the caller does not choose one. */
 export const DEFAULT_SEGMENT_SECONDS = 4;
@@ -252,6 +258,14 @@ export function planAbs(
   const totalFrames = Math.max(1, Math.ceil((end - start) * fps - 1e-6));
   const framesPerSegment = Math.max(1, Math.round(segmentSeconds * fps));
   const segmentCount = Math.ceil(totalFrames / framesPerSegment);
+  // The playlists list every segment and the plan holds a boundary per segment: bound both
+  // before anything is allocated, whatever the source declares and the limits allow.
+  if (!Number.isFinite(segmentCount) || segmentCount > MAX_SEGMENTS) {
+    throw new UnprocessableError(
+      `The stream would have ${Number.isFinite(segmentCount) ? segmentCount : 'unboundedly many'} segments; at most ${MAX_SEGMENTS} are listed (trim it with so/eo/du)`,
+      'too_many_segments',
+    );
+  }
 
   const audioBitRate = info.audio ? AUDIO_BIT_RATE : 0;
   const heights = [...new Set(ladder)].sort((a, b) => a - b).filter((h) => h <= sourceHeight);

@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { DASH_MANIFEST_NAME, HLS_MASTER_NAME, splitAbsPath } from '../abs/layout.js';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
 import type { Delivery, Logger, RenderService, Timings } from '../render/service.js';
+import { forwardedQuery } from '../url/query.js';
 import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
@@ -115,29 +116,43 @@ function rememberHot(
   );
 }
 
+/**
+ * Originals are whatever was stored, so they are never rendered by the browser as a page: the
+ * media type is sniffed (never the origin's claim), sniffing by the browser is off, and a
+ * document would run with no rights at all.
+ */
+const ORIGINAL_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; sandbox",
+};
+
 /** The `X-Cache` label of a delivery (also the metrics' cache result). */
 function cacheLabel(delivery: Delivery): string {
   if (delivery.kind === 'original') return 'ORIGIN';
-  if (delivery.kind === 'live') return 'MISS-STREAMING';
+  if (delivery.kind === 'live' || delivery.kind === 'head') return 'MISS-STREAMING';
   return delivery.cacheStatus === 'HIT' ? `HIT-${delivery.object.tier.toUpperCase()}` : 'MISS';
 }
 
 function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, string>): Answer {
   if (delivery.kind === 'original') {
-    const { stat } = delivery;
+    const { stat, description } = delivery;
     return answerWithBody(
       conditional(c),
       {
-        contentType: stat.contentType ?? 'application/octet-stream',
+        contentType: description.contentType,
         size: stat.size,
         etag: stat.version.startsWith('"') ? stat.version : `"${stat.version}"`,
         lastModified: stat.lastModified?.getTime(),
         open: delivery.open,
       },
-      headers,
+      {
+        ...headers,
+        ...ORIGINAL_HEADERS,
+        ...(description.media ? {} : { 'Content-Disposition': 'attachment' }),
+      },
     );
   }
-  if (delivery.kind === 'live') {
+  if (delivery.kind === 'live' || delivery.kind === 'head') {
     // Still encoding: stream the growing output. An mp4 streams its final bytes (ETag known,
     // ranges valid later); a WebM is re-indexed after the encode, so its streamed copy must not
     // be cached or resumed as the final one.
@@ -153,7 +168,7 @@ function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, 
       live['Accept-Ranges'] = 'none';
       live['Cache-Control'] = 'no-store';
     }
-    if (c.req.method === 'HEAD') return { status: 200, headers: live };
+    if (delivery.kind === 'head' || c.req.method === 'HEAD') return { status: 200, headers: live };
     return { status: 200, headers: live, stream: async () => delivery.open() };
   }
   const { object } = delivery;
@@ -215,13 +230,10 @@ export function createHttpApp(deps: HttpDeps): Hono {
         if (problem) problems.push(problem);
       }
     }
-    return c.json(
-      { status: problems.length ? 'unavailable' : 'ready', problems },
-      problems.length ? 503 : 200,
-      {
-        'Cache-Control': 'no-store',
-      },
-    );
+    if (problems.length === 0) return c.json({ status: 'ready' }, 200, { 'Cache-Control': 'no-store' });
+    // The reasons name binaries, folders, buckets and hosts: the log gets them, the answer does not.
+    deps.log.warn({ reqId: requestIdOf(c), problems }, 'not ready');
+    return c.json({ status: 'not ready' }, 503, { 'Cache-Control': 'no-store' });
   });
   if (deps.metricsText) {
     const metricsText = deps.metricsText;
@@ -266,7 +278,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
       const delivery = await deps.service.deliver(request, {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
-        query: url.search,
+        headOnly: c.req.method === 'HEAD',
+        forwardedQuery: forwardedQuery(url.search),
         // Lazy: building the full Request object is measurable on the cache-hit path.
         get signal() {
           return c.req.raw.signal;
@@ -293,7 +306,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       response = await send(c, answer);
     } catch (error) {
       const proxyError = toProxyError(error);
-      logFailure(deps.log, proxyError, c.req.url);
+      logFailure(deps.log, proxyError, c.req.url, requestIdOf(c));
       response = errorResponse(proxyError, c.req.method === 'HEAD', {
         ...CORS_HEADERS,
         ...requestHeaders(c),
@@ -321,14 +334,19 @@ export function createHttpApp(deps: HttpDeps): Hono {
   );
   app.onError((error, c) => {
     const proxyError = toProxyError(error);
-    logFailure(deps.log, proxyError, c.req.url);
+    logFailure(deps.log, proxyError, c.req.url, requestIdOf(c));
     return errorResponse(proxyError, c.req.method === 'HEAD');
   });
   return app;
 }
 
+/** A sprite sheet's path, split at the sheet: `<source>` then `/ik-sprite-<n>.jpg`. */
+const SPRITE_SHEET = /^(.*)\/ik-sprite-\d+\.jpg$/;
+const SEEK_TRACK_NAME = 'ik-seek-thumbnail-track.vtt';
+
 /**
- * Checks `ik-s`. Playlists and segments under `<source>/ik-abs/` carry their manifest's query
+ * Checks `ik-s`. Sprite sheets carry their seek track's query, so they verify with its
+ * signature too. Playlists and segments under `<source>/ik-abs/` carry their manifest's query
  * string (relative URLs), so they also verify with the signature of the manifest that listed
  * them: a signed master URL unlocks its own ladder and nothing else.
  */
@@ -338,6 +356,11 @@ function verifyWithManifestScope(pathname: string, search: string, deps: HttpDep
   try {
     verifySignature(pathname + search, deps.signingKeys, now, options);
   } catch (error) {
+    const sheet = SPRITE_SHEET.exec(pathname);
+    if (sheet) {
+      verifySignature(`${sheet[1]}/${SEEK_TRACK_NAME}${search}`, deps.signingKeys, now, options);
+      return;
+    }
     const abs = splitAbsPath(pathname);
     if (!abs) throw error;
     for (const manifest of [HLS_MASTER_NAME, DASH_MANIFEST_NAME]) {
@@ -352,11 +375,18 @@ function verifyWithManifestScope(pathname: string, search: string, deps: HttpDep
   }
 }
 
-function logFailure(log: Logger, error: ProxyError, url: string): void {
+function logFailure(log: Logger, error: ProxyError, url: string, reqId: string | undefined): void {
+  // `detail` and `cause` (bucket, endpoint, path...) are for this log line only, never the body.
+  const { code, detail } = error;
   if (error.internal) {
     const stderr = (error as ProxyError & { stderrTail?: string }).stderrTail;
-    log.error({ err: error, cause: error.cause, url, code: error.code, stderr }, error.message);
+    log.error({ reqId, err: error, cause: error.cause, url, code, detail, stderr }, error.message);
   } else if (error instanceof ProxyError) {
-    log.debug({ url, code: error.code, status: error.status }, error.message);
+    log.debug({ reqId, url, code, status: error.status, detail }, error.message);
   }
+}
+
+/** The id the request-log middleware gave this request, for log lines written elsewhere. */
+function requestIdOf(c: Context): string | undefined {
+  return c.get('requestId' as never) as string | undefined;
 }

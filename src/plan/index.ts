@@ -3,13 +3,7 @@ import type { MediaInfo } from '../media/types.js';
 import type { ProxyRequest } from '../url/types.js';
 import { planGeometry } from './geometry.js';
 import { resolveTime } from './time.js';
-import {
-  type PlanLimits,
-  STILL_CONTENT_TYPES,
-  type StillFormat,
-  type ThumbnailPlan,
-  type TransformPlan,
-} from './types.js';
+import { type PlanLimits, STILL_CONTENT_TYPES, type StillFormat, type ThumbnailPlan } from './types.js';
 import { type AutoFormat, planVideo } from './video.js';
 
 export { type GeometryOp, type GeometryPlan, planGeometry } from './geometry.js';
@@ -21,8 +15,8 @@ export * from './video.js';
 export const DEFAULT_STILL_QUALITY = 80;
 
 /**
- * Checks the source against the configured limits before any job starts. Pure: takes the probe
- * result as data.
+ * Checks the source against the configured limits. The render path calls it once, for every
+ * output kind, before any kind plans. Pure: takes the probe result as data.
  */
 export function checkSourceLimits(info: MediaInfo, limits: PlanLimits): void {
   if (info.duration > limits.maxSourceDuration) {
@@ -45,7 +39,8 @@ export function checkSourceLimits(info: MediaInfo, limits: PlanLimits): void {
   }
 }
 
-function planThumbnail(request: ProxyRequest, info: MediaInfo, limits: PlanLimits): ThumbnailPlan {
+/** Plans a still frame (`/ik-thumbnail.jpg`). Pure. */
+export function planThumbnail(request: ProxyRequest, info: MediaInfo, limits: PlanLimits): ThumbnailPlan {
   const video = info.video;
   if (!video) throw new UnsupportedMediaError('The source has no video stream to take a thumbnail from');
   const params = request.params;
@@ -82,32 +77,4 @@ export function wantsOriginal(request: ProxyRequest): boolean {
   return (
     keys.length === 0 || request.params.orig === true || (keys.length === 1 && request.params.f === 'orig')
   );
-}
-
-/**
- * Turns a parsed request and the source's probe into the one plan to execute. Pure.
- */
-export function planRequest(
-  request: ProxyRequest,
-  info: MediaInfo,
-  limits: PlanLimits,
-  auto: AutoFormat = 'mp4',
-): TransformPlan {
-  switch (request.suffix.kind) {
-    case 'metadata':
-      checkSourceLimits(info, limits);
-      return { kind: 'metadata' };
-    case 'thumbnail':
-      checkSourceLimits(info, limits);
-      return planThumbnail(request, info, limits);
-    case 'video':
-      if (wantsOriginal(request)) return { kind: 'original' };
-      checkSourceLimits(info, limits);
-      return planVideo(request.params, info, limits, auto);
-    default:
-      throw new UnprocessableError(
-        `'${request.suffix.kind}' outputs are not available yet`,
-        'not_implemented',
-      );
-  }
 }

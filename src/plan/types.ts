@@ -1,5 +1,4 @@
 import type { GeometryOp } from './geometry.js';
-import type { VideoPlan } from './video.js';
 
 /** Still image formats a thumbnail may be encoded to. */
 export type StillFormat = 'jpg' | 'png' | 'webp' | 'avif';
@@ -20,16 +19,6 @@ export interface PlanLimits {
   maxSourceStreams: number;
 }
 
-/** Original bytes of the source, untouched. */
-export interface OriginalPlan {
-  kind: 'original';
-}
-
-/** Facts about the source as JSON. */
-export interface MetadataPlan {
-  kind: 'metadata';
-}
-
 /** One still frame. */
 export interface ThumbnailPlan {
   kind: 'thumbnail';
@@ -42,6 +31,3 @@ export interface ThumbnailPlan {
   quality: number;
   contentType: string;
 }
-
-/** Every kind of output the proxy produces. Later kinds (video, ABS, sprites) join this union. */
-export type TransformPlan = OriginalPlan | MetadataPlan | ThumbnailPlan | VideoPlan;

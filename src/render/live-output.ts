@@ -17,6 +17,8 @@ export class LiveOutput {
   #state: 'open' | 'done' | 'failed' = 'open';
   #error: unknown;
   #readers = 0;
+  /** Requesters waiting for something other than a body stream (first bytes, completion). */
+  #holds = 0;
   /** Settles when the encode ends: resolves on success, rejects with the failure. */
   readonly completion: Promise<void>;
   #settle!: { resolve: () => void; reject: (error: unknown) => void };
@@ -44,6 +46,35 @@ export class LiveOutput {
   /** Viewers currently reading. */
   get readers(): number {
     return this.#readers;
+  }
+
+  /** True when nobody reads or waits: an encode in this state is abandoned. */
+  get idle(): boolean {
+    return this.#readers === 0 && this.#holds === 0;
+  }
+
+  /**
+   * Registers a requester that waits for the output (for its first bytes, or for the whole
+   * encode before a ranged answer) without reading it yet. It counts like a reader for
+   * abandonment until the returned release is called or `signal` aborts.
+   */
+  hold(signal?: AbortSignal): () => void {
+    this.#holds++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      signal?.removeEventListener('abort', release);
+      this.#holds--;
+      this.#emitIfIdle();
+    };
+    if (signal?.aborted) release();
+    else signal?.addEventListener('abort', release, { once: true });
+    return release;
+  }
+
+  #emitIfIdle(): void {
+    if (this.idle && this.#state === 'open') this.#events.emit('idle');
   }
 
   get finished(): boolean {
@@ -95,18 +126,18 @@ export class LiveOutput {
     void handle.close().catch(() => {});
   }
 
-  /** Registers a listener for when the last reader leaves. */
+  /** Registers a listener for when the last reader or waiter leaves. */
   onIdle(listener: () => void): () => void {
     this.#events.on('idle', listener);
     return () => this.#events.off('idle', listener);
   }
 
-  /** A stream of the whole output from byte 0, following the file as it grows. */
   /** True while a new reader can still follow the file (the encode runs, or readers hold it open). */
   get readable(): boolean {
     return this.#state !== 'failed' && this.#handle !== undefined;
   }
 
+  /** A stream of the whole output from byte 0, following the file as it grows. */
   reader(): Readable {
     if (!this.readable) throw new Error('LiveOutput is no longer readable');
     const live = this;
@@ -117,7 +148,7 @@ export class LiveOutput {
       if (released) return;
       released = true;
       live.#readers--;
-      if (live.#readers === 0 && live.#state === 'open') live.#events.emit('idle');
+      live.#emitIfIdle();
       live.#closeIfUnused();
     };
     const waitForChange = () => new Promise<void>((resolve) => live.#events.once('change', () => resolve()));

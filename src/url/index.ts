@@ -15,6 +15,6 @@ export {
 } from './params.js';
 export { type ParseRequestOptions, parseRequestUrl } from './request.js';
 export { NO_EXPIRY, type SignatureOptions, signPath, verifySignature } from './signature.js';
-export { checkParamsForSuffix, matchSuffix } from './suffix.js';
+export { matchSuffix } from './suffix.js';
 export { parseTransformation, serializeParams } from './tr.js';
 export type * from './types.js';

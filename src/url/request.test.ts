@@ -1,10 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import { BadRequestError } from '../errors.js';
+import { resolveOutputKind } from '../outputs/index.js';
 import { parseRequestUrl } from './request.js';
 import type { Suffix } from './types.js';
 
 const named = { thumb: 'w-320,so-2' };
-const request = (path: string, query = '') => parseRequestUrl(path, query, { named });
+/** Parses as the route does: the URL grammar, then the output kind's parameter checks. */
+const request = (path: string, query = '') => {
+  const parsed = parseRequestUrl(path, query, { named });
+  resolveOutputKind(parsed);
+  return parsed;
+};
 
 function rejects(path: string, query: string, param: string, message: RegExp | string): void {
   let caught: unknown;

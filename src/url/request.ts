@@ -1,5 +1,5 @@
 import { BadRequestError } from '../errors.js';
-import { checkParamsForSuffix, matchSuffix } from './suffix.js';
+import { matchSuffix } from './suffix.js';
 import { parseTransformation, serializeParams } from './tr.js';
 import type { NamedTransformations, ProxyRequest } from './types.js';
 import { clip } from './validators.js';
@@ -81,7 +81,6 @@ export function parseRequestUrl(
   }
 
   const params = parseTransformation(tr ?? '', options.named);
-  checkParamsForSuffix(suffix, params);
 
   const signatureValue = query.get('ik-s');
   const expiry = query.get('ik-t');
