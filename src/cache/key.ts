@@ -18,7 +18,7 @@ export interface CacheKeyParts {
  * Bumped when the meaning of a cached output changes (encoder settings, layout), so old entries
  * are simply never hit again instead of being served wrongly.
  */
-const KEY_SCHEMA = 'v1';
+const KEY_SCHEMA = 'v2';
 
 /**
  * A stable cache key: the sha256 hex of the JSON array of the parts. JSON quoting keeps parts

@@ -1,7 +1,6 @@
 import type { CacheMeta } from '../cache/types.js';
 import type { SourceInput } from '../media/argv.js';
 import type { PlanLimits } from '../plan/types.js';
-import type { Priority } from '../render/limiter.js';
 import type { SourceFacts } from '../render/sources.js';
 import type { ParamKey } from '../url/params.js';
 import type { ProxyRequest, Suffix } from '../url/types.js';

@@ -4,7 +4,6 @@ import type { ProxyRequest } from '../url/types.js';
 import { planGeometry } from './geometry.js';
 import { resolveTime } from './time.js';
 import { type PlanLimits, STILL_CONTENT_TYPES, type StillFormat, type ThumbnailPlan } from './types.js';
-import { type AutoFormat, planVideo } from './video.js';
 
 export { type GeometryOp, type GeometryPlan, planGeometry } from './geometry.js';
 export { resolveTime } from './time.js';

@@ -13,7 +13,6 @@ import type {
   BufferedKind,
   MadeKind,
   OutputBody,
-  OutputKind,
   OutputSettings,
   Produced,
   RequestInputs,
