@@ -9,14 +9,15 @@ import path from 'node:path';
 import { absVideoSegmentArgs } from '../src/abs/argv.js';
 import { splitInitAndMedia } from '../src/abs/fmp4.js';
 import { planAbs } from '../src/abs/plan.js';
-import { FFMPEG, makeSource, probe, run, runSteps, serveFile } from '../test/abs/support.js';
+import { FFMPEG, makeSource, run, runSteps, serveFile } from '../test/abs/support.js';
+import { probeMediaInfo } from '../test/support/ffprobe.js';
 import { readFragments } from '../test/support/fmp4.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'abs-proto-'));
 try {
   const source = path.join(dir, 'src.mp4');
   makeSource(source, { width: 1920, height: 1080, rate: '30000/1001', seconds: 20, toneHz: 440 });
-  const info = probe(source);
+  const info = await probeMediaInfo(source);
   const plan = planAbs({ sr: [720] }, info, 4);
   const server = await serveFile(source);
   const index = 2;

@@ -1,9 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  decodeErrors,
+  displayRotation,
+  ffprobe,
+  ffprobeCsv,
+  type ProbedStream,
+  type ProbeResult,
+} from './support/ffprobe.js';
 import {
   ensureLargeFixture,
   FIXTURES_DIR,
@@ -15,48 +21,7 @@ import {
   makeOnce,
   topLevelBoxTypes,
 } from './support/fixtures.js';
-
-const run = promisify(execFile);
-const FFPROBE = process.env.FFPROBE_PATH || 'ffprobe';
-const FFMPEG = process.env.FFMPEG_PATH || 'ffmpeg';
-
-interface ProbedStream {
-  codec_type: string;
-  codec_name: string;
-  width?: number;
-  height?: number;
-  avg_frame_rate?: string;
-  r_frame_rate?: string;
-  tags?: Record<string, string>;
-  side_data_list?: Array<{ side_data_type?: string; rotation?: number }>;
-}
-
-interface Probed {
-  streams: ProbedStream[];
-  format: { format_name: string; duration?: string };
-}
-
-async function probe(file: string, extraArgs: string[] = []): Promise<Probed> {
-  const { stdout } = await run(FFPROBE, [
-    '-v',
-    'error',
-    ...extraArgs,
-    '-show_format',
-    '-show_streams',
-    '-of',
-    'json',
-    file,
-  ]);
-  return JSON.parse(stdout) as Probed;
-}
-
-/** ffprobe reports the display matrix counter-clockwise; older files carry a clockwise `rotate` tag. */
-function clockwiseRotation(stream: ProbedStream): number {
-  const matrix = stream.side_data_list?.find((data) => data.side_data_type === 'Display Matrix');
-  if (matrix?.rotation !== undefined) return ((-matrix.rotation % 360) + 360) % 360;
-  const tag = stream.tags?.rotate;
-  return tag === undefined ? 0 : ((Number(tag) % 360) + 360) % 360;
-}
+import { pixelAt, rawFirstFrame } from './support/pixels.js';
 
 function fraction(text: string | undefined): number {
   const [numerator, denominator] = (text ?? '0/0').split('/').map(Number);
@@ -64,39 +29,19 @@ function fraction(text: string | undefined): number {
 }
 
 /** Duration from the container, or (for elementary streams with no header) from the packet count. */
-async function measuredDuration(entry: FixtureEntry, probed: Probed): Promise<number> {
+async function measuredDuration(entry: FixtureEntry, probed: ProbeResult): Promise<number> {
   const fromFormat = Number(probed.format.duration);
   if (Number.isFinite(fromFormat)) return fromFormat;
-  const { stdout } = await run(FFPROBE, [
-    '-v',
-    'error',
-    '-count_packets',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'stream=nb_read_packets',
-    '-of',
-    'csv=p=0',
-    fixturePath(entry.name),
-  ]);
-  return Number(stdout.trim()) / entry.frameRate!;
+  const [[packets] = []] = await ffprobeCsv(fixturePath(entry.name), 'stream=nb_read_packets', {
+    select: 'v:0',
+    args: ['-count_packets'],
+  });
+  return Number(packets) / entry.frameRate!;
 }
 
 async function videoPacketTimes(file: string): Promise<number[]> {
-  const { stdout } = await run(FFPROBE, [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'packet=pts_time',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return stdout
-    .split('\n')
-    .map((line) => Number.parseFloat(line))
+  return (await ffprobeCsv(file, 'packet=pts_time', { select: 'v:0' }))
+    .map(([time]) => Number.parseFloat(time ?? ''))
     .filter((time) => Number.isFinite(time))
     .sort((a, b) => a - b);
 }
@@ -183,12 +128,12 @@ describe('fixtures/manifest.json', () => {
 
 describe.each(mediaEntries)('$name', (entry) => {
   const file = path.join(FIXTURES_DIR, entry.name);
-  let probed: Probed;
+  let probed: ProbeResult;
   let video: ProbedStream | undefined;
   let audio: ProbedStream | undefined;
 
   beforeAll(async () => {
-    probed = await probe(file);
+    probed = await ffprobe(file);
     video = probed.streams.find((stream) => stream.codec_type === 'video');
     audio = probed.streams.find((stream) => stream.codec_type === 'audio');
   });
@@ -206,7 +151,7 @@ describe.each(mediaEntries)('$name', (entry) => {
       expect(video).toBeUndefined();
       return;
     }
-    const rotation = clockwiseRotation(video!);
+    const rotation = displayRotation(video!);
     const quarterTurn = rotation === 90 || rotation === 270;
     expect({ width: video!.width, height: video!.height }).toEqual({
       width: entry.codedWidth,
@@ -231,8 +176,7 @@ describe.each(mediaEntries)('$name', (entry) => {
   });
 
   test('decodes from start to end without errors', async () => {
-    const { stderr } = await run(FFMPEG, ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-']);
-    expect(stderr.trim()).toBe('');
+    expect(await decodeErrors(file)).toBe('');
   });
 
   test('has the traits the manifest claims', async () => {
@@ -284,29 +228,11 @@ describe.each(mediaEntries)('$name', (entry) => {
 describe('rotated-phone.mp4 shown upright', () => {
   test('decodes (with autorotation) to portrait with the coded top-left marker at the top right', async () => {
     const entry = fixturesWhere({ trait: 'rotated' })[0]!;
-    const { stdout } = await run(
-      FFMPEG,
-      [
-        '-v',
-        'error',
-        '-nostdin',
-        '-i',
-        fixturePath(entry.name),
-        '-frames:v',
-        '1',
-        '-f',
-        'rawvideo',
-        '-pix_fmt',
-        'rgb24',
-        '-',
-      ],
-      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
-    );
+    const data = await rawFirstFrame(fixturePath(entry.name));
     const width = entry.width!;
-    expect(stdout.length).toBe(width * entry.height! * 3);
-    const pixel = (x: number, y: number) => [
-      ...stdout.subarray((y * width + x) * 3, (y * width + x) * 3 + 3),
-    ];
+    expect(data.length).toBe(width * entry.height! * 3);
+    const pixel = (x: number, y: number) =>
+      pixelAt({ data, width, height: entry.height!, channels: 3 }, x, y);
     const isRed = ([red, green, blue]: number[]) => red! > 200 && green! < 60 && blue! < 60;
     const isBlue = ([red, green, blue]: number[]) => blue! > 200 && red! < 60 && green! < 60;
     expect(isRed(pixel(width - 100, 100))).toBe(true);
@@ -322,7 +248,7 @@ describe('hostile fixtures', () => {
     '%s is not an MP4 even when the demuxer is forced',
     async (hostile) => {
       // Forcing the demuxer keeps ffprobe from opening the playlist as HLS while we check it.
-      await expect(probe(fixturePath(byCase(hostile).name), ['-f', 'mov'])).rejects.toThrow();
+      await expect(ffprobe(fixturePath(byCase(hostile).name), ['-f', 'mov'])).rejects.toThrow();
     },
   );
 
@@ -418,7 +344,7 @@ describe('ensureLargeFixture', () => {
     const boxes = await topLevelBoxTypes(first);
     expect(boxes.indexOf('moov')).toBeGreaterThanOrEqual(0);
     expect(boxes.indexOf('moov')).toBeLessThan(boxes.indexOf('mdat'));
-    const probed = await probe(first);
+    const probed = await ffprobe(first);
     const video = probed.streams.find((stream) => stream.codec_type === 'video');
     const audio = probed.streams.find((stream) => stream.codec_type === 'audio');
     expect(video).toMatchObject({

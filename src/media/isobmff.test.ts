@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
+import { probeMediaInfo } from '../../test/support/ffprobe.js';
 import { fixturePath, loadManifest } from '../../test/support/fixtures.js';
 import { locateMoov, parseMoov } from './isobmff.js';
-import { parseProbeOutput } from './probe.js';
 import { sniffDemuxer } from './sniff.js';
-
-const run = promisify(execFile);
 
 async function moovOf(file: Buffer): Promise<Buffer | undefined> {
   let found = locateMoov(file.subarray(0, 4096), 0, file.length);
@@ -30,16 +26,7 @@ describe('reading the MP4/MOV index without ffprobe', () => {
     expect(moov, 'moov found').toBeDefined();
     const ours = parseMoov(moov!, file.length);
     expect(ours, 'parsed').toBeDefined();
-    const { stdout } = await run('ffprobe', [
-      '-v',
-      'error',
-      '-print_format',
-      'json',
-      '-show_format',
-      '-show_streams',
-      fixturePath(name),
-    ]);
-    const theirs = parseProbeOutput(JSON.parse(stdout), file.length);
+    const theirs = await probeMediaInfo(fixturePath(name));
     expect(ours!.duration).toBeCloseTo(theirs.duration, 1);
     expect(ours!.streamCount).toBe(theirs.streamCount);
     expect(Boolean(ours!.video)).toBe(Boolean(theirs.video));

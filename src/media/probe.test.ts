@@ -1,23 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { ffprobe } from '../../test/support/ffprobe.js';
 import { FIXTURES_DIR } from '../../test/support/fixtures.js';
 import { ProxyError } from '../errors.js';
 import { assertNotTruncated, declaredSampleBytes, type ProbeJson, parseProbeOutput } from './probe.js';
 
-const FFPROBE = process.env.FFPROBE_PATH || 'ffprobe';
-
-function probe(name: string): { json: ProbeJson; size: number } {
-  const stdout = execFileSync(FFPROBE, [
-    '-v',
-    'error',
-    '-print_format',
-    'json',
-    '-show_format',
-    '-show_streams',
-    path.join(FIXTURES_DIR, name),
-  ]);
-  const json = JSON.parse(stdout.toString('utf8')) as ProbeJson;
+async function probe(name: string): Promise<{ json: ProbeJson; size: number }> {
+  const json = await ffprobe<ProbeJson>(path.join(FIXTURES_DIR, name));
   return { json, size: Number(json.format?.size) };
 }
 
@@ -88,8 +77,8 @@ describe('parseProbeOutput', () => {
 });
 
 describe('truncated ISO BMFF sources', () => {
-  test('the real truncated fixture is refused with 422 naming both sizes', () => {
-    const { json, size } = probe('truncated.mp4');
+  test('the real truncated fixture is refused with 422 naming both sizes', async () => {
+    const { json, size } = await probe('truncated.mp4');
     const declared = declaredSampleBytes(json)!;
     expect(declared).toBeGreaterThan(size * 1.5);
     let caught: unknown;
@@ -112,8 +101,8 @@ describe('truncated ISO BMFF sources', () => {
     'vfr.mp4',
     'rotated-phone.mp4',
     'h264-aac.mov',
-  ])('complete file %s passes, and its index accounts for no more than the file', (name) => {
-    const { json, size } = probe(name);
+  ])('complete file %s passes, and its index accounts for no more than the file', async (name) => {
+    const { json, size } = await probe(name);
     const declared = declaredSampleBytes(json)!;
     expect(declared).toBeGreaterThan(size * 0.8);
     expect(declared).toBeLessThanOrEqual(size);

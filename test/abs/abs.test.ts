@@ -14,8 +14,9 @@ import {
   segmentWindow,
   trackPathName,
 } from '../../src/abs/index.js';
+import { ffprobeCsv, ffprobeJson, probeMediaInfo } from '../support/ffprobe.js';
 import { readCodecString, readFragments, readTimescale } from '../support/fmp4.js';
-import { FFMPEG, FFPROBE, makeSource, probe, run, runSteps, serveFile } from './support.js';
+import { FFMPEG, makeSource, run, runSteps, serveFile } from './support.js';
 
 /**
  * End to end with real ffmpeg: every segment of every track is encoded independently and out of
@@ -80,22 +81,10 @@ function concatTrack(e: Encoded, height: number, initIndex = 0): string {
   return file;
 }
 
-function streamDurations(file: string): Record<string, number> {
-  const { stdout } = run(FFPROBE, [
-    '-v',
-    'error',
-    '-count_frames',
-    '-show_entries',
-    'stream=codec_type,duration,nb_read_frames',
-    '-of',
-    'json',
-    file,
-  ]);
-  const streams = JSON.parse(stdout.toString()).streams as Array<{
-    codec_type: string;
-    duration?: string;
-    nb_read_frames?: string;
-  }>;
+async function streamDurations(file: string): Promise<Record<string, number>> {
+  const { streams } = await ffprobeJson<{
+    streams: Array<{ codec_type: string; duration?: string; nb_read_frames?: string }>;
+  }>(file, ['-count_frames', '-show_entries', 'stream=codec_type,duration,nb_read_frames']);
   const out: Record<string, number> = {};
   for (const s of streams) {
     out[`${s.codec_type}Duration`] = Number(s.duration);
@@ -153,7 +142,7 @@ describe('adaptive streaming, 1280x720 29.97 fps source with a 440 Hz tone', () 
     work = mkdtempSync(path.join(tmpdir(), 'abs-test-'));
     const source = path.join(work, 'source.mp4');
     makeSource(source, { width: 1280, height: 720, rate: '30000/1001', seconds: 14, toneHz });
-    const plan = planAbs({ sr: [240, 360] }, probe(source), 4);
+    const plan = planAbs({ sr: [240, 360] }, await probeMediaInfo(source), 4);
     e = await encodeAll(source, path.join(work, 'out'), plan);
   }, 120_000);
 
@@ -167,7 +156,7 @@ describe('adaptive streaming, 1280x720 29.97 fps source with a 440 Hz tone', () 
     expect(e.plan.audio!.boundaries.every((b) => b % 1024 === 0)).toBe(true);
   });
 
-  test('ffmpeg reads the master playlist end to end without timestamp errors, durations match the window', () => {
+  test('ffmpeg reads the master playlist end to end without timestamp errors, durations match the window', async () => {
     const out = path.join(e.dir, 'copy.mp4');
     const { stderr } = run(FFMPEG, [
       '-v',
@@ -184,14 +173,14 @@ describe('adaptive streaming, 1280x720 29.97 fps source with a 440 Hz tone', () 
       out,
     ]);
     expect(stderr).not.toMatch(/Non-monoton|discontinuity|Invalid|corrupt/i);
-    const d = streamDurations(out);
+    const d = await streamDurations(out);
     const frame = 1001 / 30_000;
     expect(d.videoFrames).toBe(e.plan.video.totalFrames);
     expect(Math.abs(d.videoDuration! - 14.014)).toBeLessThanOrEqual(frame);
     expect(Math.abs(d.audioDuration! - 14.014)).toBeLessThanOrEqual(0.05);
   });
 
-  test('every segment starts with a keyframe, its tfdt is the playlist start and it has the planned sample count', () => {
+  test('every segment starts with a keyframe, its tfdt is the playlist start and it has the planned sample count', async () => {
     for (const height of [240, 360, AUDIO_TRACK_HEIGHT]) {
       for (let i = 0; i < e.plan.segmentCount; i++) {
         const media = readFileSync(trackFile(e.dir, height, `seg-${i}.m4s`));
@@ -204,21 +193,9 @@ describe('adaptive streaming, 1280x720 29.97 fps source with a 440 Hz tone', () 
         if (height !== AUDIO_TRACK_HEIGHT) {
           const file = path.join(e.dir, `probe-${height}-${i}.mp4`);
           writeFileSync(file, Buffer.concat([e.inits.get(height)![i]!, media]));
-          const { stdout } = run(FFPROBE, [
-            '-v',
-            'error',
-            '-select_streams',
-            'v:0',
-            '-show_entries',
-            'frame=key_frame,pict_type',
-            '-of',
-            'csv=p=0',
-            file,
-          ]);
-          const frames = stdout
-            .toString()
-            .split('\n')
-            .filter((line) => line.trim() !== '');
+          const frames = (await ffprobeCsv(file, 'frame=key_frame,pict_type', { select: 'v:0' })).map((row) =>
+            row.join(','),
+          );
           expect(frames[0]).toMatch(/^1,I\b/);
           expect(
             frames.slice(1).filter((f) => !f.startsWith('0,')),
@@ -230,7 +207,7 @@ describe('adaptive streaming, 1280x720 29.97 fps source with a 440 Hz tone', () 
     }
   });
 
-  test("init segments from different segments' encodes are byte-identical, and codecs match the playlists", () => {
+  test("init segments from different segments' encodes are byte-identical, and codecs match the playlists", async () => {
     for (const [height, inits] of e.inits) {
       for (const init of inits) expect(init.equals(inits[0]!)).toBe(true);
       const expected =
@@ -241,16 +218,11 @@ describe('adaptive streaming, 1280x720 29.97 fps source with a 440 Hz tone', () 
       expect(readTimescale(inits[0]!)).toBe(height === AUDIO_TRACK_HEIGHT ? 48_000 : e.plan.video.timescale);
       expect(hlsMasterPlaylist(e.plan, '')).toContain(expected);
     }
-    const { stdout } = run(FFPROBE, [
-      '-v',
-      'error',
+    const { streams } = await ffprobeJson<{ streams: unknown[] }>(concatTrack(e, 360), [
       '-show_entries',
       'stream=width,height,profile,level',
-      '-of',
-      'json',
-      concatTrack(e, 360),
     ]);
-    const stream = JSON.parse(stdout.toString()).streams[0];
+    const stream = streams[0];
     const rendition = e.plan.renditions.find((r) => r.height === 360)!;
     expect(stream).toMatchObject({
       width: rendition.width,
@@ -293,7 +265,7 @@ describe('adaptive streaming, 23.976 fps source with 44.1 kHz audio, trimmed wit
     });
     const plan = planAbs(
       { sr: [240], so: { kind: 'seconds', value: 1.5 }, du: { kind: 'seconds', value: 9 } },
-      probe(source),
+      await probeMediaInfo(source),
       4,
     );
     e = await encodeAll(source, path.join(work, 'out'), plan);
@@ -303,11 +275,11 @@ describe('adaptive streaming, 23.976 fps source with 44.1 kHz audio, trimmed wit
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  test('no segment is a frame short: the concatenation has exactly the listed frames', () => {
+  test('no segment is a frame short: the concatenation has exactly the listed frames', async () => {
     expect(e.plan.video.frameRate).toEqual({ num: 24_000, den: 1001 });
     expect(e.plan.video.timescale).toBe(24_000);
     expect(e.plan.video.framesPerSegment).toBe(96);
-    const d = streamDurations(concatTrack(e, 240));
+    const d = await streamDurations(concatTrack(e, 240));
     expect(d.videoFrames).toBe(e.plan.video.totalFrames);
     expect(e.plan.video.totalFrames).toBe(Math.ceil(9 * (24_000 / 1001)));
     const out = path.join(e.dir, 'copy.mp4');

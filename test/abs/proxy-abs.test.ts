@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ffprobe, type ProbedStream, REAL_FFMPEG } from '../support/ffprobe.js';
 import { ensureLargeFixture } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -14,8 +15,6 @@ import { startProxy, type TestProxy } from '../support/proxy.js';
  */
 
 const execFileAsync = promisify(execFile);
-const FFMPEG = process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
-const FFPROBE = process.env.FFPROBE_PATH || '/usr/bin/ffprobe';
 
 /** 16:9 widths of the ladder heights, rounded to even numbers. */
 const WIDTH_OF_HEIGHT: Record<number, number> = { 240: 426, 360: 640, 480: 854, 720: 1280, 1080: 1920 };
@@ -35,7 +34,7 @@ async function run(command: string, args: string[]): Promise<{ stdout: string; s
 
 /** A flat grey 426x240 H.264 + silent AAC file: cheap to make, long enough to need many segments. */
 async function makeFlatSource(file: string, seconds: number): Promise<void> {
-  await run(FFMPEG, [
+  await run(REAL_FFMPEG, [
     ...['-nostdin', '-v', 'error', '-y'],
     ...['-f', 'lavfi', '-i', `color=c=gray:s=426x240:r=10:d=${seconds}`],
     ...['-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo', '-t', String(seconds)],
@@ -122,34 +121,10 @@ function avcCodecStringOf(init: Buffer): string {
   return `avc1.${hex(5)}${hex(6)}${hex(7)}`;
 }
 
-interface ProbedStream {
-  codec_name: string;
-  profile?: string;
-  level?: number;
-  width?: number;
-  height?: number;
-  r_frame_rate?: string;
-  sample_rate?: string;
-  channels?: number;
-}
-
-interface Probed {
-  streams: ProbedStream[];
-  duration: number;
-}
-
-async function ffprobeFile(file: string): Promise<Probed> {
-  const { stdout } = await run(FFPROBE, [
-    '-v',
-    'error',
-    '-print_format',
-    'json',
-    '-show_format',
-    '-show_streams',
-    file,
-  ]);
-  const parsed = JSON.parse(stdout) as { streams: ProbedStream[]; format: { duration: string } };
-  return { streams: parsed.streams, duration: Number(parsed.format.duration) };
+/** ffprobe's streams of a file and its container duration in seconds. */
+async function ffprobeFile(file: string): Promise<{ streams: ProbedStream[]; duration: number }> {
+  const probed = await ffprobe(file);
+  return { streams: probed.streams, duration: Number(probed.format.duration) };
 }
 
 /** Fetches a track's init segment and one media segment, and probes them joined as one file. */
@@ -158,7 +133,7 @@ async function fetchAndProbeSegment(
   track: string,
   index: number,
   query: string,
-): Promise<{ init: Buffer; segment: Buffer; probed: Probed }> {
+): Promise<{ init: Buffer; segment: Buffer; probed: Awaited<ReturnType<typeof ffprobeFile>> }> {
   const init = await get(`/${source}/ik-abs/${track}/init.mp4?${query}`);
   const segment = await get(`/${source}/ik-abs/${track}/seg-${index}.m4s?${query}`);
   expect(init.status, init.text.slice(0, 300)).toBe(200);
@@ -283,7 +258,7 @@ describe('manifests for a 1080p source', () => {
       const { init, segment } = await fetchAndProbeSegment(source, track, index, query);
       const file = path.join(workDir, `frames-${query.replace(/\W/g, '_')}-${index}.mp4`);
       await writeFile(file, Buffer.concat([init, segment]));
-      const { stdout } = await run(FFMPEG, [
+      const { stdout } = await run(REAL_FFMPEG, [
         '-nostdin',
         '-v',
         'error',
@@ -390,7 +365,7 @@ describe('clients and caching', () => {
   test('ffmpeg reads 20 s of the HLS stream over HTTP with continuous timestamps', async () => {
     const out = path.join(workDir, 'copied.mp4');
     // Debug level: ffmpeg reports timestamp discontinuities only there.
-    const { stderr } = await run(FFMPEG, [
+    const { stderr } = await run(REAL_FFMPEG, [
       ...['-nostdin', '-loglevel', 'debug', '-y'],
       ...['-i', `${proxy.url}/large.mp4/ik-master.m3u8?tr=sr-360`],
       ...['-t', '20', '-c', 'copy', out],

@@ -3,14 +3,13 @@ import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SourceInput } from '../../src/media/argv.js';
-import { parseProbeOutput } from '../../src/media/probe.js';
 import { runPipelineToBuffer } from '../../src/media/runner.js';
-import type { MediaInfo } from '../../src/media/types.js';
+import { REAL_FFMPEG } from '../support/ffprobe.js';
 
-/** Helpers for the adaptive-streaming tests: real ffmpeg, a loopback range server, probes. */
+/** Helpers for the adaptive-streaming tests: real ffmpeg, generated sources, a loopback range server. */
 
-export const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
-export const FFPROBE = process.env.FFPROBE_PATH ?? 'ffprobe';
+/** The real ffmpeg (test/support/ffprobe.ts); probing is there too (`probeMediaInfo`, `ffprobeJson`, `ffprobeCsv`). */
+export const FFMPEG = REAL_FFMPEG;
 
 /** Runs a command, throwing with its stderr on failure; returns stdout and stderr. */
 export function run(command: string, args: string[]): { stdout: Buffer; stderr: string } {
@@ -60,20 +59,6 @@ export function makeSource(
     '2',
     file,
   ]);
-}
-
-/** ffprobe -> MediaInfo through the project's own parser. */
-export function probe(file: string): MediaInfo {
-  const { stdout } = run(FFPROBE, [
-    '-v',
-    'error',
-    '-print_format',
-    'json',
-    '-show_format',
-    '-show_streams',
-    file,
-  ]);
-  return parseProbeOutput(JSON.parse(stdout.toString()), statSync(file).size);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hasChromium, launchChromium } from '../support/browser.js';
-import { startProxy, type TestProxy } from '../support/proxy.js';
+import { useProxy } from '../support/proxy.js';
 
 /**
  * A plain `<video src>` in headless Debian Chromium pointed at a transform nobody asked for
@@ -32,18 +32,17 @@ function waitForPlayback(timeoutMs: number): string {
   })`;
 }
 
-let proxy: TestProxy;
 let browser: Browser;
 
 describe.skipIf(!hasChromium)('a <video> plays a never-seen transform', () => {
+  const proxy = useProxy();
+
   beforeAll(async () => {
-    proxy = await startProxy();
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await proxy?.close();
   });
 
   test.each([

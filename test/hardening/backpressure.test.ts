@@ -1,13 +1,14 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ffprobeBytes, REAL_FFMPEG } from '../integration/helpers.js';
+import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { ffprobeBytes } from '../support/ffprobe.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
 /**
  * Back-pressure (issue 5): with MAX_JOBS=1 and MAX_QUEUE=2, a flood of distinct cold transforms
- * never runs more than one ffmpeg at a time (measured by an FFMPEG_PATH wrapper that logs each
+ * never runs more than one ffmpeg at a time (measured by an FFMPEG_PATH spy that logs each
  * process's start and end), the overflow is 503 + Retry-After + no-store, and a cached thumbnail
  * keeps answering fast meanwhile.
  */
@@ -17,49 +18,8 @@ const MAX_JOBS = 1;
 const MAX_QUEUE = 2;
 
 let dir: string;
-let log: string;
+let spy: FfmpegSpy;
 let proxy: TestProxy;
-
-/** A wrapper that records "start <pid> <ns>" / "end <pid> <ns>" around the real ffmpeg. */
-async function writeRecordingWrapper(file: string, logFile: string): Promise<void> {
-  await writeFile(
-    file,
-    `#!/bin/bash
-case " $* " in *" -version "*) exec ${REAL_FFMPEG} "$@";; esac
-echo "start $$ $(date +%s%N)" >> ${logFile}
-${REAL_FFMPEG} "$@"
-rc=$?
-echo "end $$ $(date +%s%N)" >> ${logFile}
-exit $rc
-`,
-  );
-  await chmod(file, 0o755);
-}
-
-/**
- * Most ffmpeg processes alive at once according to the log. A process with no "end" (killed) is
- * counted as running until the end of the log, so a lost line can only raise the number.
- */
-function maxConcurrency(lines: string[]): { max: number; processes: number } {
-  const events = lines
-    .map((line) => line.split(' '))
-    .filter((parts) => parts.length === 3)
-    .map(([kind, pid, ns]) => ({ kind: kind!, pid: pid!, at: BigInt(ns!) }));
-  const ended = new Set(events.filter((event) => event.kind === 'end').map((event) => event.pid));
-  const timeline = [...events];
-  for (const event of events)
-    if (event.kind === 'start' && !ended.has(event.pid))
-      timeline.push({ kind: 'end', pid: event.pid, at: 2n ** 62n });
-  // Ends sort before starts at the same instant: a slot handed over is not an overlap.
-  timeline.sort((a, b) => (a.at === b.at ? (a.kind === 'end' ? -1 : 1) : a.at < b.at ? -1 : 1));
-  let running = 0;
-  let max = 0;
-  for (const event of timeline) {
-    running += event.kind === 'start' ? 1 : -1;
-    max = Math.max(max, running);
-  }
-  return { max, processes: events.filter((event) => event.kind === 'start').length };
-}
 
 async function timedGet(url: string): Promise<{ ms: number; status: number; cache: string | null }> {
   const started = performance.now();
@@ -75,12 +35,10 @@ function median(values: number[]): number {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ikvp-flood-'));
-  log = path.join(dir, 'ffmpeg.log');
-  const wrapper = path.join(dir, 'ffmpeg');
-  await writeRecordingWrapper(wrapper, log);
+  spy = await createFfmpegSpy({ timed: true });
   proxy = await startProxy({
     CACHE_DIR: path.join(dir, 'cache'),
-    FFMPEG_PATH: wrapper,
+    FFMPEG_PATH: spy.path,
     MAX_JOBS: String(MAX_JOBS),
     MAX_QUEUE: String(MAX_QUEUE),
   });
@@ -88,6 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.close();
+  await spy?.remove();
   if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
@@ -147,7 +106,8 @@ describe(`a flood of ${FLOOD} distinct cold transforms with MAX_JOBS=${MAX_JOBS}
       expect(probe.streams.some((stream) => stream.codec_type === 'video')).toBe(true);
     }
 
-    const { max, processes } = maxConcurrency((await readFile(log, 'utf8')).trim().split('\n'));
+    const max = await spy.maxOverlap();
+    const processes = (await spy.runs()).length;
     // The warm-up thumbnail plus one encode per accepted transform went through the wrapper.
     expect(processes).toBeGreaterThanOrEqual(1 + accepted.length);
     expect(max).toBe(MAX_JOBS);

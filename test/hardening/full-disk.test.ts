@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { fetchBytes } from '../integration/helpers.js';
+import { decodeCompletely, ffprobeCsv } from '../support/ffprobe.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
-
-const run = promisify(execFile);
 
 /**
  * A disk cache that can no longer be written (full, read-only, gone) degrades to serving
@@ -44,17 +41,9 @@ describe('an unwritable disk cache', () => {
     const file = path.join(os.tmpdir(), `ikvp-full-${process.pid}.mp4`);
     await writeFile(file, response.body);
     try {
-      const { stdout } = await run('ffprobe', [
-        '-v',
-        'error',
-        '-show_entries',
-        'stream=width',
-        '-of',
-        'csv=p=0',
-        file,
-      ]);
-      expect(stdout.trim().split('\n')[0]).toBe('160');
-      await run('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
+      const [[width] = []] = await ffprobeCsv(file, 'stream=width');
+      expect(width).toBe('160');
+      await decodeCompletely(file);
     } finally {
       await rm(file, { force: true });
     }

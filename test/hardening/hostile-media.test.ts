@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { expectJsonError, fetchBytes, REAL_FFMPEG } from '../integration/helpers.js';
+import { expectJsonError, fetchBytes } from '../integration/helpers.js';
+import { REAL_FFMPEG } from '../support/ffprobe.js';
 import { FIXTURES_DIR, loadManifest } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 

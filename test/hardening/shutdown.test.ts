@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { REAL_FFMPEG } from '../integration/helpers.js';
+import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { REAL_FFMPEG } from '../support/ffprobe.js';
 import { FIXTURES_DIR, REPO_ROOT } from '../support/fixtures.js';
 
 /**
@@ -17,7 +18,7 @@ import { FIXTURES_DIR, REPO_ROOT } from '../support/fixtures.js';
 const EXIT_BOUND_MS = 10_000 + 5000;
 
 let dir: string;
-let slowFfmpeg: string;
+let slowFfmpeg: FfmpegSpy;
 const children: ChildProcess[] = [];
 
 /** Every process's pid and command line. */
@@ -136,18 +137,14 @@ beforeAll(async () => {
     path.join(dir, 'origin', 'long.mp4'),
   ]);
   // The real ffmpeg, reading its input at native speed (-re), so an encode lasts as long as the video.
-  slowFfmpeg = path.join(dir, 'ffmpeg-realtime');
-  await writeFile(
-    slowFfmpeg,
-    `#!/bin/bash\nargs=()\nfor a in "$@"; do if [ "$a" = "-i" ]; then args+=("-re"); fi; args+=("$a"); done\nexec ${REAL_FFMPEG} "\${args[@]}"\n`,
-  );
-  await chmod(slowFfmpeg, 0o755);
+  slowFfmpeg = await createFfmpegSpy({ realtime: true });
 });
 
 afterAll(async () => {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+  await slowFfmpeg?.remove();
 });
 
 describe('the server process', () => {
@@ -156,7 +153,7 @@ describe('the server process', () => {
     const server = await startServer({
       ORIGIN: path.join(dir, 'origin'),
       CACHE_DIR: cacheDir,
-      FFMPEG_PATH: slowFfmpeg,
+      FFMPEG_PATH: slowFfmpeg.path,
     });
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     const abort = new AbortController();
@@ -204,7 +201,7 @@ describe('the server process', () => {
   test('kill -9 during an encode: the restart removes the partial file and never serves it', async () => {
     const cacheDir = path.join(dir, 'cache-kill');
     const env = { ORIGIN: path.join(dir, 'origin'), CACHE_DIR: cacheDir };
-    const crashed = await startServer({ ...env, FFMPEG_PATH: slowFfmpeg });
+    const crashed = await startServer({ ...env, FFMPEG_PATH: slowFfmpeg.path });
     const abort = new AbortController();
     await startLongTransform(crashed, abort);
     const ffmpeg = await waitForFfmpeg(crashed);
@@ -223,7 +220,7 @@ describe('the server process', () => {
     // The partial encode is still on disk until a restart.
     expect(await readdir(path.join(cacheDir, 'live'))).toEqual(partial);
 
-    const restarted = await startServer({ ...env, FFMPEG_PATH: slowFfmpeg });
+    const restarted = await startServer({ ...env, FFMPEG_PATH: slowFfmpeg.path });
     try {
       const live = await readdir(path.join(cacheDir, 'live')).catch(() => []);
       for (const name of partial) expect(live).not.toContain(name);

@@ -3,16 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { ffprobeBytes } from '../support/ffprobe.js';
 import { fixturePath } from '../support/fixtures.js';
-import type { TestProxy } from '../support/proxy.js';
-import {
-  createFfmpegSpy,
-  expectJsonError,
-  type FfmpegSpy,
-  fetchBytes,
-  ffprobeBytes,
-  startOwnedProxy,
-} from './helpers.js';
+import { startProxy, type TestProxy } from '../support/proxy.js';
+import { expectJsonError, fetchBytes } from './helpers.js';
 
 let scratch: string;
 let spy: FfmpegSpy;
@@ -36,7 +31,7 @@ describe('the disk tier survives a restart', () => {
     const thumbnailUrl = '/sample.mp4/ik-thumbnail.jpg?tr=so-4,w-250';
     const videoUrl = '/sample.mp4?tr=w-160,du-2';
 
-    const first = await startOwnedProxy({ CACHE_DIR: cacheDir, FFMPEG_PATH: spy.path });
+    const first = await startProxy({ CACHE_DIR: cacheDir, FFMPEG_PATH: spy.path });
     let original: {
       thumbnail: Awaited<ReturnType<typeof fetchBytes>>;
       video: Awaited<ReturnType<typeof fetchBytes>>;
@@ -63,7 +58,7 @@ describe('the disk tier survives a restart', () => {
     const runsBeforeRestart = (await spy.runs()).length;
     expect(runsBeforeRestart).toBe(2);
 
-    const second = await startOwnedProxy({ CACHE_DIR: cacheDir, FFMPEG_PATH: spy.path });
+    const second = await startProxy({ CACHE_DIR: cacheDir, FFMPEG_PATH: spy.path });
     try {
       const thumbnail = await fetchBytes(second.url + thumbnailUrl);
       expect(thumbnail.status).toBe(200);
@@ -96,7 +91,7 @@ describe('a changed source is never answered with an old result', () => {
   beforeEach(async () => {
     origin = await mkdtemp(path.join(scratch, 'origin-'));
     // SOURCE_TTL is how long a source's identity is trusted; 1 ms makes every request look again.
-    proxy = await startOwnedProxy({ ORIGIN: origin, SOURCE_TTL: '0.001', FFMPEG_PATH: spy.path });
+    proxy = await startProxy({ ORIGIN: origin, SOURCE_TTL: '0.001', FFMPEG_PATH: spy.path });
   });
   afterEach(async () => {
     await proxy?.close();
@@ -174,7 +169,7 @@ describe('errors are not cached', () => {
   let proxy: TestProxy;
 
   beforeEach(async () => {
-    proxy = await startOwnedProxy({ FFMPEG_PATH: spy.path });
+    proxy = await startProxy({ FFMPEG_PATH: spy.path });
   });
   afterEach(async () => {
     await proxy?.close();

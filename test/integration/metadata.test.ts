@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { displayRotation, ffprobe } from '../support/ffprobe.js';
 import { type FixtureEntry, fixturePath, loadManifest } from '../support/fixtures.js';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { displayRotation, expectJsonError, fetchBytes, ffprobe } from './helpers.js';
+import { useProxy } from '../support/proxy.js';
+import { expectJsonError, fetchBytes } from './helpers.js';
 
 /** The document `/ik-metadata.json` returns (design §1), as far as these tests read it. */
 interface MetadataDocument {
@@ -18,14 +19,7 @@ interface MetadataDocument {
   hasAudio: boolean;
 }
 
-let proxy: TestProxy;
-
-beforeAll(async () => {
-  proxy = await startProxy();
-});
-afterAll(async () => {
-  await proxy?.close();
-});
+const proxy = useProxy();
 
 async function metadataOf(name: string): Promise<MetadataDocument> {
   const response = await fetchBytes(`${proxy.url}/${name}/ik-metadata.json`);

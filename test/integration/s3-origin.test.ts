@@ -3,19 +3,13 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { REAL_FFPROBE } from '../support/ffprobe.js';
 import { ensureLargeFixture, fixturePath, LARGE_FIXTURE } from '../support/fixtures.js';
+import { decodePixels, meanAbsoluteDifference, referenceFrame } from '../support/pixels.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
-import {
-  createFfmpegSpy,
-  decodePixels,
-  expectJsonError,
-  type FfmpegSpy,
-  fetchBytes,
-  meanAbsoluteDifference,
-  REAL_FFPROBE,
-  referenceFrame,
-} from './helpers.js';
+import { expectJsonError, fetchBytes } from './helpers.js';
 
 /**
  * A transparent HTTP pass-through in front of s3rver that counts the response bytes S3 really
@@ -112,7 +106,7 @@ beforeAll(async () => {
   await s3.putObject(BUCKET, 'videos/phone/rotated.mp4', await readFile(fixturePath('rotated-phone.mp4')));
   passThrough = await startCountingPassThrough(s3.endpoint);
   ffmpegSpy = await createFfmpegSpy();
-  ffprobeSpy = await createFfmpegSpy(REAL_FFPROBE);
+  ffprobeSpy = await createFfmpegSpy({ real: REAL_FFPROBE });
   proxy = await startProxy({
     ...s3.env,
     S3_ENDPOINT: passThrough.url,

@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { decodePixels, fetchBytes, meanAbsoluteDifference } from './helpers.js';
+import { expect, test } from 'vitest';
+import { decodePixels, meanAbsoluteDifference } from '../support/pixels.js';
+import { useProxy } from '../support/proxy.js';
+import { fetchBytes } from './helpers.js';
 
 /**
  * The seek-preview track: a WebVTT file whose cues point into sprite sheets with #xywh, as
  * players read it. The sheet must really hold the frames at those times.
  */
-let proxy: TestProxy;
-beforeAll(async () => {
-  proxy = await startProxy({});
-});
-afterAll(async () => {
-  await proxy?.close();
-});
+const proxy = useProxy();
 
 test('the VTT lists a tile per second of sample.mp4 and its sheet decodes to that grid', async () => {
   const track = await fetchBytes(`${proxy.url}/sample.mp4/ik-seek-thumbnail-track.vtt?tr=w-120`);

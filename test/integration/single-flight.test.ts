@@ -3,16 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { TestProxy } from '../support/proxy.js';
-import {
-  createFfmpegSpy,
-  decodeCompletely,
-  expectJsonError,
-  type FfmpegSpy,
-  fetchBytes,
-  ffprobeBytes,
-  startOwnedProxy,
-} from './helpers.js';
+import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { decodeCompletely, ffprobeBytes } from '../support/ffprobe.js';
+import { startProxy, type TestProxy } from '../support/proxy.js';
+import { expectJsonError, fetchBytes } from './helpers.js';
 
 let spy: FfmpegSpy;
 let proxy: TestProxy;
@@ -30,7 +24,7 @@ async function runsMatching(marker: RegExp): Promise<number> {
 describe('single flight', () => {
   beforeEach(async () => {
     spy = await createFfmpegSpy();
-    proxy = await startOwnedProxy({ FFMPEG_PATH: spy.path });
+    proxy = await startProxy({ FFMPEG_PATH: spy.path });
   });
   afterEach(async () => {
     await proxy?.close();
@@ -117,7 +111,7 @@ describe('single flight', () => {
 describe('requests that meet a video encode as it finishes', () => {
   beforeEach(async () => {
     spy = await createFfmpegSpy();
-    proxy = await startOwnedProxy({ FFMPEG_PATH: spy.path });
+    proxy = await startProxy({ FFMPEG_PATH: spy.path });
   });
   afterEach(async () => {
     await proxy?.close();
@@ -155,7 +149,7 @@ describe('job limiter', () => {
 
   beforeEach(async () => {
     spy = await createFfmpegSpy();
-    limited = await startOwnedProxy({ FFMPEG_PATH: spy.path, MAX_JOBS: '1', MAX_QUEUE: '1' });
+    limited = await startProxy({ FFMPEG_PATH: spy.path, MAX_JOBS: '1', MAX_QUEUE: '1' });
   });
   afterEach(async () => {
     await limited?.close();
@@ -197,7 +191,7 @@ describe('job limiter', () => {
 
   test('the concurrency count is live: with MAX_JOBS=2 two video encodes overlap', async () => {
     await limited.close();
-    limited = await startOwnedProxy({ FFMPEG_PATH: spy.path, MAX_JOBS: '2', MAX_QUEUE: '10' });
+    limited = await startProxy({ FFMPEG_PATH: spy.path, MAX_JOBS: '2', MAX_QUEUE: '10' });
     const urls = [1, 2].map((second) => `${limited.url}/sample.mp4?tr=w-640,so-${second},du-6`);
     const responses = await Promise.all(urls.map((url) => fetchBytes(url)));
     expect(responses.map((response) => response.status)).toEqual([200, 200]);
@@ -206,7 +200,7 @@ describe('job limiter', () => {
 
   test('MAX_JOBS=1 with a queue: queued jobs run one after another and all succeed', async () => {
     await limited.close();
-    limited = await startOwnedProxy({ FFMPEG_PATH: spy.path, MAX_JOBS: '1', MAX_QUEUE: '10' });
+    limited = await startProxy({ FFMPEG_PATH: spy.path, MAX_JOBS: '1', MAX_QUEUE: '10' });
     const urls = [2, 4, 6, 8].map(
       (second) => `${limited.url}/sample.mp4/ik-thumbnail.jpg?tr=so-${second},w-200`,
     );

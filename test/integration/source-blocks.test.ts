@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startProxy, type TestProxy } from '../support/proxy.js';
+import { expect, test } from 'vitest';
+import { useProxy } from '../support/proxy.js';
 import { fetchBytes } from './helpers.js';
 
 /**
@@ -7,13 +7,7 @@ import { fetchBytes } from './helpers.js';
  * around a keyframe). The source endpoint remembers small windows per source version, so a
  * second job over the same bytes does not go back to the origin.
  */
-let proxy: TestProxy;
-beforeAll(async () => {
-  proxy = await startProxy({});
-});
-afterAll(async () => {
-  await proxy?.close();
-});
+const proxy = useProxy();
 
 test('a second job over the same bytes reads nothing more from the origin', async () => {
   const first = await fetchBytes(`${proxy.url}/sample.mp4/ik-thumbnail.jpg?tr=so-6,w-100`);

@@ -1,34 +1,32 @@
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { fixturePath, fixturesWhere } from '../support/fixtures.js';
-import { startProxy, type TestProxy } from '../support/proxy.js';
 import {
-  comparableHeaders,
   decodePixels,
-  expectJsonError,
-  type FetchedResponse,
-  fetchBytes,
-  imageFormatOf,
   meanAbsoluteDifference,
   type Pixels,
   pixelAt,
   referenceFrame,
+} from '../support/pixels.js';
+import { useProxy } from '../support/proxy.js';
+import {
+  comparableHeaders,
+  expectJsonError,
+  type FetchedResponse,
+  fetchBytes,
+  imageFormatOf,
 } from './helpers.js';
 
 // sample.mp4: 1280x720, 12 s, a moving test pattern (so its frames differ over time).
 const SAMPLE = fixturePath('sample.mp4');
 const SAMPLE_DURATION = 12;
 
-let proxy: TestProxy;
+const proxy = useProxy();
 /** The first frame of sample.mp4 as decoded by the real ffmpeg, independent of the proxy. */
 let firstFrame: Buffer;
 
 beforeAll(async () => {
-  proxy = await startProxy();
   firstFrame = await referenceFrame(SAMPLE, 0);
-});
-afterAll(async () => {
-  await proxy?.close();
 });
 
 function thumbnail(tr: string, source = 'sample.mp4', init: RequestInit = {}): Promise<FetchedResponse> {

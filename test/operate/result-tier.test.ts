@@ -1,33 +1,12 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { REAL_FFPROBE } from '../support/ffprobe.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 
 const BUCKET = 'shared-results';
 const PREFIX = 'fleet';
-const REAL_FFMPEG = process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
-const REAL_FFPROBE = process.env.FFPROBE_PATH || '/usr/bin/ffprobe';
-
-/** A wrapper that appends one line per run to `counter`, then runs the real binary. */
-async function countingWrapper(
-  dir: string,
-  name: string,
-  real: string,
-): Promise<{ path: string; runs: () => Promise<string[]> }> {
-  const counter = path.join(dir, `${name}.runs`);
-  const script = path.join(dir, name);
-  await writeFile(counter, '');
-  await writeFile(script, `#!/bin/sh\necho "$*" >> '${counter}'\nexec '${real}' "$@"\n`);
-  await chmod(script, 0o755);
-  return {
-    path: script,
-    runs: async () => (await readFile(counter, 'utf8')).split('\n').filter(Boolean),
-  };
-}
-
 async function objectsInBucket(s3: TestS3): Promise<string[]> {
   const listing = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/` }));
   return (listing.Contents ?? []).map((object) => object.Key!).filter(Boolean);
@@ -64,11 +43,10 @@ async function get(
 
 describe('shared S3 result tier across two proxy nodes', () => {
   let s3: TestS3;
-  let dir: string;
   let nodeA: TestProxy;
   let nodeB: TestProxy;
-  let ffmpegB: Awaited<ReturnType<typeof countingWrapper>>;
-  let ffprobeB: Awaited<ReturnType<typeof countingWrapper>>;
+  let ffmpegB: FfmpegSpy;
+  let ffprobeB: FfmpegSpy;
 
   const savedCredentials = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 
@@ -79,9 +57,8 @@ describe('shared S3 result tier across two proxy nodes', () => {
     process.env.AWS_ACCESS_KEY_ID = s3.env.AWS_ACCESS_KEY_ID;
     process.env.AWS_SECRET_ACCESS_KEY = s3.env.AWS_SECRET_ACCESS_KEY;
     await s3.createBucket(BUCKET);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ikvp-result-tier-'));
-    ffmpegB = await countingWrapper(dir, 'ffmpeg-b', REAL_FFMPEG);
-    ffprobeB = await countingWrapper(dir, 'ffprobe-b', REAL_FFPROBE);
+    ffmpegB = await createFfmpegSpy();
+    ffprobeB = await createFfmpegSpy({ real: REAL_FFPROBE });
     const shared = { ...s3.env, RESULT_BUCKET: `s3://${BUCKET}/${PREFIX}` };
     // Each node gets its own fresh CACHE_DIR from startProxy, so only the bucket is shared.
     nodeA = await startProxy(shared);
@@ -93,7 +70,8 @@ describe('shared S3 result tier across two proxy nodes', () => {
     await nodeA?.close();
     await nodeB?.close();
     await s3?.close();
-    await rm(dir, { recursive: true, force: true });
+    await ffmpegB?.remove();
+    await ffprobeB?.remove();
     restoreEnv('AWS_ACCESS_KEY_ID', savedCredentials.id);
     restoreEnv('AWS_SECRET_ACCESS_KEY', savedCredentials.secret);
   });

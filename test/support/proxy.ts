@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { type BuildOptions, buildProxy, type VideoProxy } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 
@@ -19,6 +20,9 @@ export interface TestProxy {
 /**
  * Builds the proxy from `env` (plus a fresh CACHE_DIR unless given) exactly as `npm start` does
  * and serves it on an ephemeral loopback port. Use `proxy.app.request()` for socket-less tests.
+ * `close()` stops the server and the proxy and removes the CACHE_DIR it made; `Proxy.close()`
+ * does not wait for a video output's cache write that is still finishing, so that removal
+ * retries instead of failing the test on ENOTEMPTY.
  */
 export async function startProxy(
   env: Record<string, string> = {},
@@ -47,7 +51,39 @@ export async function startProxy(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await proxy.close();
       if (!env.CACHE_DIR)
-        await rm(cacheDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+        await rm(cacheDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
+  };
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks in the enclosing file or `describe` that start a proxy
+ * (see {@link startProxy}) and close it, and returns a view of that proxy for the tests to read
+ * (`proxy.url`, `proxy.proxy`, ...).
+ */
+export function useProxy(env: Record<string, string> = {}, options: BuildOptions = {}): TestProxy {
+  let started: TestProxy | undefined;
+  beforeAll(async () => {
+    started = await startProxy(env, options);
+  });
+  afterAll(async () => {
+    await started?.close();
+    started = undefined;
+  });
+  const current = (): TestProxy => {
+    if (!started) throw new Error('useProxy(): the proxy runs only between its beforeAll and afterAll');
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get proxy() {
+      return current().proxy;
+    },
+    get cacheDir() {
+      return current().cacheDir;
+    },
+    close: () => current().close(),
   };
 }

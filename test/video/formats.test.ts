@@ -1,28 +1,19 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { decodeErrors, download, makeWorkDir, probe, streamOf } from './support.js';
+import { describe, expect, test } from 'vitest';
+import { decodeErrors, ffprobe, streamOf } from '../support/ffprobe.js';
+import { useProxy } from '../support/proxy.js';
+import { download, useWorkDir } from './support.js';
 
 const CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 const SAFARI =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15';
 
-let proxy: TestProxy;
-let work: Awaited<ReturnType<typeof makeWorkDir>>;
-
-beforeAll(async () => {
-  proxy = await startProxy();
-  work = await makeWorkDir();
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await work?.dispose();
-});
+const proxy = useProxy();
+const work = useWorkDir();
 
 async function get(tr: string, headers: Record<string, string> = {}) {
   const result = await download(`${proxy.url}/sample.mp4?tr=${tr}`, work.dir, { headers });
-  return { ...result, probed: result.response.status === 200 ? await probe(result.file) : undefined };
+  return { ...result, probed: result.response.status === 200 ? await ffprobe(result.file) : undefined };
 }
 
 describe('containers and codecs', () => {

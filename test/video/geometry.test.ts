@@ -1,25 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { colourNear, download, firstFrame, makeWorkDir, pixelAt, probe, streamOf } from './support.js';
+import { describe, expect, test } from 'vitest';
+import { ffprobe, streamOf } from '../support/ffprobe.js';
+import { colourNear, firstFrame, pixelAt } from '../support/pixels.js';
+import { useProxy } from '../support/proxy.js';
+import { download, useWorkDir } from './support.js';
 
 // fixtures/sample.mp4 is 1280x720; every expected size below is worked out by hand from ImageKit's rules.
-let proxy: TestProxy;
-let work: Awaited<ReturnType<typeof makeWorkDir>>;
-
-beforeAll(async () => {
-  proxy = await startProxy();
-  work = await makeWorkDir();
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await work?.dispose();
-});
+const proxy = useProxy();
+const work = useWorkDir();
 
 async function transform(tr: string) {
   const { response, file, body } = await download(`${proxy.url}/sample.mp4?tr=${tr},du-1`, work.dir);
   expect(response.status, body.subarray(0, 300).toString()).toBe(200);
-  const probed = await probe(file);
+  const probed = await ffprobe(file);
   const video = streamOf(probed, 'video');
   if (!video?.width || !video.height) throw new Error(`No video stream in the output of ${tr}`);
   return { file, width: video.width, height: video.height, video };

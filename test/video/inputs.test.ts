@@ -1,25 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { decodeErrors, ffprobe, packetSpan, streamOf } from '../support/ffprobe.js';
 import { fixturesWhere } from '../support/fixtures.js';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { decodeErrors, download, makeWorkDir, packetSpan, probe, streamOf } from './support.js';
+import { useProxy } from '../support/proxy.js';
+import { download, useWorkDir } from './support.js';
 
 // Every input of the seed's table (and the special cases) must become a playable mp4 and webm.
 // Small outputs keep the loop fast: 160 px wide, at most 2 s.
 const OUTPUT_WIDTH = 160;
 const videos = fixturesWhere({ kind: 'video' });
 
-let proxy: TestProxy;
-let work: Awaited<ReturnType<typeof makeWorkDir>>;
-
-beforeAll(async () => {
-  proxy = await startProxy();
-  work = await makeWorkDir();
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await work?.dispose();
-});
+const proxy = useProxy();
+const work = useWorkDir();
 
 test('the manifest lists the video inputs this suite is about', () => {
   expect(videos.length).toBeGreaterThanOrEqual(20);
@@ -39,7 +30,7 @@ describe.each(videos.map((entry) => [entry.name, entry] as const))('%s', (name, 
     expect(response.headers.get('content-type')).toBe(contentType);
     expect(await decodeErrors(file)).toBe('');
 
-    const probed = await probe(file);
+    const probed = await ffprobe(file);
     const video = streamOf(probed, 'video');
     expect(video?.codec_name).toBe(videoCodec);
     expect(streamOf(probed, 'audio')?.codec_name).toBe(entry.hasAudio ? audioCodec : undefined);

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ffprobeBytes } from '../integration/helpers.js';
+import { ffprobeBytes } from '../support/ffprobe.js';
 import { ensureLargeFixture, fixturePath, LARGE_FIXTURE } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { makeWorkDir } from './support.js';

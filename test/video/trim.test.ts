@@ -1,24 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { packetSpan } from '../support/ffprobe.js';
 import { fixtureEntry } from '../support/fixtures.js';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { download, makeWorkDir, packetSpan } from './support.js';
+import { useProxy } from '../support/proxy.js';
+import { download, useWorkDir } from './support.js';
 
 // fixtures/sample.mp4: 12 s at 30 fps with 48 kHz audio.
 const FRAME = 1 / 30;
 const SYNC_TOLERANCE = 0.05;
 
-let proxy: TestProxy;
-let work: Awaited<ReturnType<typeof makeWorkDir>>;
-
-beforeAll(async () => {
-  proxy = await startProxy();
-  work = await makeWorkDir();
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await work?.dispose();
-});
+const proxy = useProxy();
+const work = useWorkDir();
 
 describe('trim is frame-accurate and keeps audio in sync', () => {
   const sourceDuration = fixtureEntry('sample.mp4').duration ?? 12;
