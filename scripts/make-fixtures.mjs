@@ -4,9 +4,12 @@
  * and writes `fixtures/manifest.json` describing what each file is *meant* to be (test/fixtures.test.ts
  * checks every file against it with ffprobe, so the manifest cannot drift from the bytes).
  *
- * Usage: node scripts/make-fixtures.mjs [--force] [--quiet]
- *   --force  regenerate every file, even those that exist
- *   --quiet  print nothing when there is nothing to do
+ * Usage: node scripts/make-fixtures.mjs [--force] [--quiet] [--hostile [--manifest-to <path>]]
+ *   --force      regenerate every file, even those that exist
+ *   --quiet      print nothing when there is nothing to do
+ *   --hostile    make only the hostile MP4 corpus, into fixtures/generated/hostile/ (gitignored; tests
+ *                make it on first use through test/support/hostile.ts), with its own manifest.json
+ *   --manifest-to  write the corpus manifest there instead (test/support/hostile.ts renames it into place)
  *
  * Every input is a lavfi source (testsrc2, mandelbrot, smptebars, sine) and every encode is
  * single-threaded with bit-exact flags and no copied metadata, so re-running with the same ffmpeg
@@ -592,13 +595,354 @@ function writeManifest() {
   return true;
 }
 
-function main() {
-  const flags = new Set(process.argv.slice(2));
-  for (const flag of flags) {
-    if (flag !== '--force' && flag !== '--quiet') fail(`unknown option ${flag} (expected --force, --quiet)`);
+// ---------------------------------------------------------------------------------------------
+// Hostile corpus (made at test time into fixtures/generated/hostile/, gitignored): small MP4s
+// whose index declares absurd values, for the in-process index parser (src/media/isobmff.ts) and
+// the limits. Each is a tiny ffmpeg clip, byte-patched, except the real 8K frame.
+// ---------------------------------------------------------------------------------------------
+
+const HOSTILE_CORPUS_DIR = path.join(FIXTURES_DIR, 'generated', 'hostile');
+
+/**
+ * The clip every patched file starts from: 64x64, 10 frames at 10 fps (1 s), H.264, video only,
+ * every timescale 1000 (so 10 h and 4e6 s fit the 32-bit duration fields), moov at the end (so the
+ * moov can grow without moving the chunk offsets that point into mdat).
+ */
+const TINY_CLIP_ARGV = [
+  ...words('-f lavfi -i testsrc2=size=64x64:rate=10,trim=duration=1'),
+  ...words('-c:v libx264 -preset ultrafast -g 10 -pix_fmt yuv420p -video_track_timescale 1000'),
+  ...BITEXACT,
+  ...ONE_THREAD,
+  '-f',
+  'mp4',
+];
+
+/** One black 7680x4320 frame: a real 8K H.264 stream, tiny on disk, 33 Mpx to decode. */
+const EIGHT_K_ARGV = [
+  ...words('-f lavfi -i color=c=black:size=7680x4320:rate=25 -frames:v 1'),
+  ...words('-c:v libx264 -preset ultrafast -pix_fmt yuv420p'),
+  ...BITEXACT,
+  ...ONE_THREAD,
+  '-f',
+  'mp4',
+];
+
+/**
+ * The boxes laid end to end in `buf[start, end)`, for patching. The product's box reader is
+ * TypeScript (src/media/boxes.ts) and this script runs on plain node, so it has its own few lines;
+ * the clips are ffmpeg's own output, so anything unexpected is a hard failure.
+ */
+function boxesIn(buf, start, end) {
+  const boxes = [];
+  for (let offset = start; offset < end; ) {
+    let size = buf.readUInt32BE(offset);
+    let header = 8;
+    if (size === 1) {
+      size = Number(buf.readBigUInt64BE(offset + 8));
+      header = 16;
+    } else if (size === 0) size = end - offset;
+    if (size < header || offset + size > end) fail(`unexpected box layout at ${offset} while patching`);
+    boxes.push({
+      type: buf.toString('latin1', offset + 4, offset + 8),
+      offset,
+      size,
+      start: offset + header,
+    });
+    offset += size;
   }
-  const force = flags.has('--force');
-  const quiet = flags.has('--quiet');
+  return boxes;
+}
+
+/** Every box reached by `types` from the top level (e.g. `['moov', 'trak', 'tkhd']`). */
+function findAll(buf, types, range = { start: 0, end: buf.length }) {
+  const [head, ...rest] = types;
+  return boxesIn(buf, range.start, range.end)
+    .filter((box) => box.type === head)
+    .flatMap((box) =>
+      rest.length === 0 ? [box] : findAll(buf, rest, { start: box.start, end: box.offset + box.size }),
+    );
+}
+
+/** The one box at `types`; fails unless it exists and is a version-0 full box where `fullBox` says so. */
+function only(buf, types, { fullBox = true } = {}) {
+  const found = findAll(buf, types);
+  if (found.length !== 1) fail(`expected one ${types.join('/')} in the clip, found ${found.length}`);
+  if (fullBox && buf[found[0].start] !== 0) fail(`${types.join('/')} is not version 0`);
+  return found[0];
+}
+
+const MVHD = ['moov', 'mvhd'];
+const TKHD = ['moov', 'trak', 'tkhd'];
+const ELST = ['moov', 'trak', 'edts', 'elst'];
+const MDHD = ['moov', 'trak', 'mdia', 'mdhd'];
+const STBL = ['moov', 'trak', 'mdia', 'minf', 'stbl'];
+
+/**
+ * Declares `seconds` everywhere a duration is written, in 32-bit fields at `timescale`: mvhd and
+ * mdhd (timescale and duration), tkhd and the edit list (in the movie timescale). The samples are
+ * untouched, so they still last 1 s at the clip's own timescale.
+ */
+function declareDuration(clip, seconds, timescale) {
+  const buf = Buffer.from(clip);
+  const ticks = seconds * timescale;
+  if (!Number.isInteger(ticks) || ticks > 0xffffffff)
+    fail(`${seconds} s at ${timescale} does not fit 32 bits`);
+  for (const types of [MVHD, MDHD]) {
+    const box = only(buf, types);
+    buf.writeUInt32BE(timescale, box.start + 12);
+    buf.writeUInt32BE(ticks, box.start + 16);
+  }
+  buf.writeUInt32BE(ticks, only(buf, TKHD).start + 20);
+  // elst entry 0: segment duration (movie timescale), media time, rate.
+  buf.writeUInt32BE(ticks, only(buf, ELST).start + 8);
+  return buf;
+}
+
+/** Declares a `width`x`height` frame in tkhd (16.16 fixed point) and the avc1 sample entry (16-bit). */
+function declareSize(clip, width, height) {
+  const buf = Buffer.from(clip);
+  const tkhd = only(buf, TKHD);
+  buf.writeUInt32BE(width * 65536, tkhd.start + 76);
+  buf.writeUInt32BE(height * 65536, tkhd.start + 80);
+  const stsd = only(buf, [...STBL, 'stsd']);
+  const entry = stsd.start + 8;
+  if (buf.toString('latin1', entry + 4, entry + 8) !== 'avc1') fail('the clip is not avc1');
+  buf.writeUInt16BE(width, entry + 8 + 24);
+  buf.writeUInt16BE(height, entry + 8 + 26);
+  return buf;
+}
+
+/** Writes a 32-bit `value` at payload offset `at` of the box at `types`. */
+function patchField(clip, types, at, value) {
+  const buf = Buffer.from(clip);
+  buf.writeUInt32BE(value, only(buf, types).start + at);
+  return buf;
+}
+
+/** Sets the 32-bit size field of the box at `types` (a box size, not a payload field). */
+function patchBoxSize(clip, types, size) {
+  const buf = Buffer.from(clip);
+  buf.writeUInt32BE(size, only(buf, types, { fullBox: false }).offset);
+  return buf;
+}
+
+/** ffprobe's view of a 1 s 64x64 clip: what the bitstream and the sample tables say. */
+const TINY_VIEW = { readable: true, duration: 1, width: 64, height: 64, codec: 'h264' };
+const TINY_DECLARES = { duration: 1, width: 64, height: 64 };
+
+/**
+ * The corpus. `declares` is what the index states for the limited facts (seconds, coded size):
+ * the parser must report exactly that or nothing. `ffprobe` is ffprobe's view (checked by the
+ * test): `readable: false` when it refuses the file. `verdict` is the proxy's answer with default
+ * limits: `source_too_long`/`source_too_many_pixels` (422), `unreadable` (415) or `accepted`.
+ */
+const HOSTILE_CORPUS = [
+  {
+    name: 'duration-10h.mp4',
+    description: 'mvhd, tkhd, elst and mdhd declare 10 h (36 000 s at timescale 1000); the samples last 1 s.',
+    declares: { duration: 36_000, width: 64, height: 64 },
+    ffprobe: { ...TINY_VIEW, duration: 36_000 },
+    verdict: 'source_too_long',
+    make: (clip) => declareDuration(clip, 36_000, 1000),
+  },
+  {
+    name: 'duration-1e6-segments.mp4',
+    description:
+      'Declares 4 000 000 s (10^6 HLS segments of 4 s) at timescale 1000 in mvhd, tkhd, elst and mdhd.',
+    declares: { duration: 4_000_000, width: 64, height: 64 },
+    ffprobe: { ...TINY_VIEW, duration: 4_000_000 },
+    verdict: 'source_too_long',
+    make: (clip) => declareDuration(clip, 4_000_000, 1000),
+  },
+  {
+    name: 'duration-2p32.mp4',
+    description:
+      'Declares 2^32-1 s at timescale 1 in mvhd, tkhd, elst and mdhd (so the 1000-tick sample table lasts 1000 s).',
+    declares: { duration: 0xffffffff, width: 64, height: 64 },
+    ffprobe: { ...TINY_VIEW, duration: 0xffffffff },
+    verdict: 'source_too_long',
+    make: (clip) => declareDuration(clip, 0xffffffff, 1),
+  },
+  {
+    name: 'claims-8000x8000.mp4',
+    description:
+      'tkhd and the avc1 sample entry declare 8000x8000; the H.264 stream itself is 64x64 (ffprobe reports that).',
+    declares: { duration: 1, width: 8000, height: 8000 },
+    ffprobe: TINY_VIEW,
+    verdict: 'source_too_many_pixels',
+    make: (clip) => declareSize(clip, 8000, 8000),
+  },
+  {
+    name: 'claims-65535x65535.mp4',
+    description: 'tkhd and the avc1 sample entry declare 65535x65535, the largest the 16-bit fields hold.',
+    declares: { duration: 1, width: 65_535, height: 65_535 },
+    ffprobe: TINY_VIEW,
+    verdict: 'source_too_many_pixels',
+    make: (clip) => declareSize(clip, 65_535, 65_535),
+  },
+  {
+    name: 'trak-size-past-eof.mp4',
+    description: 'The trak box claims 0x7ffffff0 bytes, far past the end of the moov and the file.',
+    declares: TINY_DECLARES,
+    ffprobe: TINY_VIEW,
+    verdict: 'accepted',
+    make: (clip) => patchBoxSize(clip, ['moov', 'trak'], 0x7ffffff0),
+  },
+  {
+    name: 'mdat-size-past-eof.mp4',
+    description: 'The top-level mdat (before the moov) claims 0xfffffff0 bytes: the moov cannot be reached.',
+    declares: TINY_DECLARES,
+    ffprobe: { readable: false },
+    verdict: 'unreadable',
+    make: (clip) => patchBoxSize(clip, ['mdat'], 0xfffffff0),
+  },
+  {
+    name: 'largesize-2p63-mdat.mp4',
+    description:
+      'The free+mdat headers become one 64-bit mdat header of 2^63 bytes (size 1, largesize 2^63): the moov cannot be reached.',
+    declares: TINY_DECLARES,
+    ffprobe: { readable: false },
+    verdict: 'unreadable',
+    make: (clip) => {
+      const buf = Buffer.from(clip);
+      const free = only(buf, ['free'], { fullBox: false });
+      if (free.size !== 8 || buf.toString('latin1', free.offset + 12, free.offset + 16) !== 'mdat') {
+        fail('the clip does not start its mdat with an 8-byte free box');
+      }
+      buf.writeUInt32BE(1, free.offset);
+      buf.write('mdat', free.offset + 4, 'latin1');
+      buf.writeBigUInt64BE(2n ** 63n, free.offset + 8);
+      return buf;
+    },
+  },
+  {
+    name: 'largesize-2p63-in-moov.mp4',
+    description:
+      'A last moov child with a 64-bit size of 2^63 (free, size 1, largesize 2^63); everything before it is intact.',
+    declares: TINY_DECLARES,
+    ffprobe: TINY_VIEW,
+    verdict: 'accepted',
+    make: (clip) => {
+      const moov = only(clip, ['moov'], { fullBox: false });
+      if (moov.offset + moov.size !== clip.length) fail('the clip does not end with its moov');
+      const extra = Buffer.alloc(16);
+      extra.writeUInt32BE(1, 0);
+      extra.write('free', 4, 'latin1');
+      extra.writeBigUInt64BE(2n ** 63n, 8);
+      const buf = Buffer.concat([clip, extra]);
+      buf.writeUInt32BE(moov.size + extra.length, moov.offset);
+      return buf;
+    },
+  },
+  {
+    name: 'stsz-count-2p32.mp4',
+    description: 'stsz declares 2^32-1 sample sizes in a box that holds 10.',
+    declares: TINY_DECLARES,
+    ffprobe: { readable: false },
+    verdict: 'unreadable',
+    make: (clip) => patchField(clip, [...STBL, 'stsz'], 8, 0xffffffff),
+  },
+  {
+    name: 'stts-count-2p32.mp4',
+    description: 'stts declares 2^32-1 entries in a box that holds 1.',
+    declares: TINY_DECLARES,
+    ffprobe: { readable: false },
+    verdict: 'unreadable',
+    make: (clip) => patchField(clip, [...STBL, 'stts'], 4, 0xffffffff),
+  },
+  {
+    name: 'timescale-0.mp4',
+    description: 'mvhd and mdhd declare timescale 0 (every duration infinite); ffmpeg assumes 1, so 1000 s.',
+    declares: TINY_DECLARES,
+    ffprobe: { ...TINY_VIEW, duration: 1000 },
+    verdict: 'accepted',
+    make: (clip) => patchField(patchField(clip, MVHD, 12, 0), MDHD, 12, 0),
+  },
+  {
+    name: 'real-8k-1frame.mp4',
+    description: 'A real 7680x4320 H.264 stream: one black frame (ultrafast), so tiny on disk.',
+    declares: { duration: 0.04, width: 7680, height: 4320 },
+    ffprobe: { readable: true, duration: 0.04, width: 7680, height: 4320, codec: 'h264' },
+    verdict: 'source_too_many_pixels',
+    argv: EIGHT_K_ARGV,
+  },
+];
+
+/**
+ * Makes the hostile corpus into fixtures/generated/hostile/ and writes its manifest (to
+ * `manifestPath`, default `manifest.json` there). Existing files are kept unless `force`.
+ */
+function makeHostileCorpus({ force, quiet, manifestPath = path.join(HOSTILE_CORPUS_DIR, 'manifest.json') }) {
+  requireFfmpeg();
+  mkdirSync(HOSTILE_CORPUS_DIR, { recursive: true });
+  let clip;
+  const tinyClip = () => {
+    if (!clip) {
+      const file = temporaryPathFor(path.join(HOSTILE_CORPUS_DIR, 'tiny-clip.mp4'));
+      try {
+        runFfmpeg([...TINY_CLIP_ARGV, file], 'making the hostile corpus clip');
+        clip = readFileSync(file);
+      } finally {
+        rmSync(file, { force: true });
+      }
+    }
+    return clip;
+  };
+  let made = 0;
+  for (const entry of HOSTILE_CORPUS) {
+    const target = path.join(HOSTILE_CORPUS_DIR, entry.name);
+    if (existsSync(target) && !force) continue;
+    const partial = temporaryPathFor(target);
+    try {
+      if (entry.argv) runFfmpeg([...entry.argv, partial], `making ${entry.name}`);
+      else writeFileSync(partial, entry.make(tinyClip()));
+      renameSync(partial, target);
+    } finally {
+      rmSync(partial, { force: true });
+    }
+    made++;
+    if (!quiet)
+      console.log(`made hostile/${entry.name.padEnd(28)} ${formatSize(statSync(target).size).padStart(10)}`);
+  }
+  const manifest = {
+    generatedBy: 'scripts/make-fixtures.mjs --hostile',
+    note: 'Hostile MP4s for the index parser; test/hardening/hostile-corpus.test.ts checks each against ffprobe.',
+    fixtures: HOSTILE_CORPUS.map(({ name, description, declares, ffprobe, verdict }) => ({
+      name,
+      description,
+      declares,
+      ffprobe,
+      verdict,
+    })),
+  };
+  const partial = temporaryPathFor(manifestPath);
+  writeFileSync(partial, `${JSON.stringify(manifest, null, 2)}\n`);
+  renameSync(partial, manifestPath);
+  if (!quiet || made > 0)
+    console.log(`hostile corpus: made ${made} of ${HOSTILE_CORPUS.length} files in ${HOSTILE_CORPUS_DIR}`);
+}
+
+/** Parses argv: `--force`, `--quiet`, `--hostile`, `--manifest-to <path>` (only with `--hostile`). */
+function parseArgs(argv) {
+  const options = { force: false, quiet: false, hostile: false, manifestPath: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--force') options.force = true;
+    else if (flag === '--quiet') options.quiet = true;
+    else if (flag === '--hostile') options.hostile = true;
+    else if (flag === '--manifest-to' && argv[i + 1]) options.manifestPath = path.resolve(argv[++i]);
+    else fail(`unknown option ${flag} (expected --force, --quiet, --hostile, --manifest-to <path>)`);
+  }
+  if (options.manifestPath && !options.hostile) fail('--manifest-to only goes with --hostile');
+  return options;
+}
+
+function main() {
+  const { force, quiet, hostile, manifestPath } = parseArgs(process.argv.slice(2));
+  if (hostile) {
+    makeHostileCorpus({ force, quiet, manifestPath });
+    return;
+  }
   mkdirSync(FIXTURES_DIR, { recursive: true });
 
   const all = [
