@@ -2,6 +2,7 @@ import { stat as fileStat, rm } from 'node:fs/promises';
 import { InvalidParameterError, RenderError } from '../errors.js';
 import { remuxWithIndexArgs } from '../media/argv.js';
 import { runToBuffer, startProcess } from '../media/runner.js';
+import { createDurationStamp } from '../media/stream-duration.js';
 import { videoArgs } from '../media/video-argv.js';
 import { chooseAutoFormat, planVideo } from '../plan/index.js';
 import { IMAGE_FORMATS, PARAM_ORDER } from '../url/params.js';
@@ -11,7 +12,8 @@ import type { StreamedKind } from './types.js';
  * The source, transformed (no suffix, or `/ik-video.mp4`). It streams while it encodes: an MP4
  * is fragmented and its streamed bytes are the cached bytes (the ETag is final from the first
  * byte); a WebM written to a pipe has no seek index, so it is remuxed with Cues before it is
- * cached and its streamed copy carries no ETag.
+ * cached and its streamed copy carries no ETag. Both carry the planned duration in their header
+ * from the first byte (see `media/stream-duration.ts`).
  */
 export const videoKind: StreamedKind<'video'> = {
   name: 'video',
@@ -40,12 +42,21 @@ export const videoKind: StreamedKind<'video'> = {
           timeoutMs: settings.jobTimeoutMs,
           signal,
         });
+        // ffmpeg cannot seek back in a pipe to write the length into the header, so a browser
+        // would take the stream as growing (no seeking ahead); the plan knows the length, so the
+        // header is stamped on its way out. Every byte is stamped before it is appended, so the
+        // cached file is exactly what was streamed and an MP4's early ETag stays true.
+        const stamp = createDurationStamp(plan.container, plan.expectedSeconds);
         let written = 0;
-        try {
-          for await (const chunk of proc.stdout) {
-            written += (chunk as Buffer).length;
-            await append(chunk as Buffer);
+        const emit = async (pieces: Buffer[]) => {
+          for (const piece of pieces) {
+            written += piece.length;
+            await append(piece);
           }
+        };
+        try {
+          for await (const chunk of proc.stdout) await emit(stamp.push(chunk as Buffer));
+          await emit(stamp.end());
         } catch (error) {
           proc.kill();
           await proc.done.catch(() => {});
