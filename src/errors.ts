@@ -1,6 +1,21 @@
+/** What every `ProxyError` may carry besides its status, code and public message. */
+export interface ProxyErrorOptions {
+  /** The underlying failure, kept for the log. */
+  cause?: unknown;
+  /**
+   * What only the operator's log may see: bucket, endpoint, path, variable to check. Public
+   * messages name none of these (design §6), so whatever would help an operator goes here.
+   */
+  detail?: string;
+  headers?: Record<string, string>;
+  internal?: boolean;
+}
+
 /**
  * Every failure the proxy reports is a `ProxyError`: a stable machine `code`, the HTTP `status`
- * it maps to, and a message that is safe to show a user. Only `http/` turns these into responses.
+ * it maps to, and a message that is safe to show anyone (no bucket, endpoint, path or credential
+ * hint: those go in `detail` and `cause`, which only the log sees). Only `http/` turns these
+ * into responses.
  */
 export class ProxyError extends Error {
   /** Stable identifier, e.g. `bad_transformation`; part of the JSON error body. */
@@ -11,19 +26,17 @@ export class ProxyError extends Error {
   readonly headers: Readonly<Record<string, string>>;
   /** Whether the failure is ours (logged at error level) rather than the client's. */
   readonly internal: boolean;
+  /** Log-only explanation for the operator; never part of a response. */
+  readonly detail: string | undefined;
 
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    options: { cause?: unknown; headers?: Record<string, string>; internal?: boolean } = {},
-  ) {
+  constructor(status: number, code: string, message: string, options: ProxyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.status = status;
     this.code = code;
     this.headers = options.headers ?? {};
     this.internal = options.internal ?? status >= 500;
+    this.detail = options.detail;
   }
 }
 
@@ -57,7 +70,7 @@ export class UnauthorizedError extends ProxyError {
 
 /** 404: the source does not exist in the origin (or the route is unknown). */
 export class NotFoundError extends ProxyError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: Pick<ProxyErrorOptions, 'cause' | 'detail'> = {}) {
     super(404, 'not_found', message, options);
   }
 }
@@ -71,7 +84,7 @@ export class PayloadTooLargeError extends ProxyError {
 
 /** 415: the source is not a video (or audio) file the proxy accepts. */
 export class UnsupportedMediaError extends ProxyError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: Pick<ProxyErrorOptions, 'cause' | 'detail'> = {}) {
     super(415, 'unsupported_media', message, { ...options, internal: false });
   }
 }
@@ -92,16 +105,16 @@ export class RangeNotSatisfiableError extends ProxyError {
   }
 }
 
-/** 502: the origin failed (5xx, reset, truncated body). */
+/** 502: the origin failed (5xx, reset, truncated body, refused credentials, missing bucket). */
 export class OriginError extends ProxyError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: Pick<ProxyErrorOptions, 'cause' | 'detail'> = {}) {
     super(502, 'origin_error', message, options);
   }
 }
 
 /** 504: the origin did not answer in time. */
 export class OriginTimeoutError extends ProxyError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: Pick<ProxyErrorOptions, 'cause' | 'detail'> = {}) {
     super(504, 'origin_timeout', message, options);
   }
 }
@@ -118,7 +131,7 @@ export class OverloadedError extends ProxyError {
 /** 500 for a failed encode; the ffmpeg stderr tail is kept for the log, never for the client. */
 export class RenderError extends ProxyError {
   readonly stderrTail: string;
-  constructor(message: string, stderrTail = '', options: { cause?: unknown } = {}) {
+  constructor(message: string, stderrTail = '', options: Pick<ProxyErrorOptions, 'cause' | 'detail'> = {}) {
     super(500, 'render_failed', message, options);
     this.stderrTail = stderrTail;
   }

@@ -10,12 +10,21 @@ export function hashKey(key: string): string {
 }
 
 /**
- * A failure of a cache tier. Always internal: it is logged, never shown to a client, and a caller
- * may keep serving without the cache.
+ * A failure of a cache tier. Always internal: a caller may keep serving without the cache. What
+ * went wrong where (`message`: a folder, a bucket, a key) is log-only `detail`; should the error
+ * still reach a client (a disk entry evicted while its answer starts), it says nothing more than
+ * that the cache failed.
  */
 export function cacheError(message: string, cause?: unknown): ProxyError {
-  const detail = cause instanceof Error ? `: ${cause.message}` : '';
-  return new ProxyError(500, 'cache_error', `${message}${detail}`, { cause, internal: true });
+  // A cache error wrapping another keeps the inner one's detail, not its public message.
+  const inner =
+    cause instanceof ProxyError ? (cause.detail ?? cause.message) : (cause as Error | undefined)?.message;
+  const detail = cause instanceof Error ? `: ${inner}` : '';
+  return new ProxyError(500, 'cache_error', 'The cache failed', {
+    cause,
+    detail: `${message}${detail}`,
+    internal: true,
+  });
 }
 
 /**

@@ -67,11 +67,12 @@ describe('runner', () => {
     expect(JSON.stringify(failure)).toContain('boom');
   });
 
-  test('a missing binary is a RenderError naming FFMPEG_PATH', async () => {
+  test('a missing binary is a RenderError naming FFMPEG_PATH and the path in its log detail only', async () => {
     const failure = await runToBuffer('/nonexistent/ffmpeg', [], { timeoutMs: 5000 }).catch(
       (error: unknown) => error,
     );
-    expect((failure as ProxyError).message).toMatch(/FFMPEG_PATH/);
+    expect((failure as ProxyError).detail).toMatch(/\/nonexistent\/ffmpeg.*FFMPEG_PATH/);
+    expect((failure as ProxyError).message).not.toMatch(/FFMPEG|nonexistent/);
     expect(liveChildCount()).toBe(0);
   });
 

@@ -113,13 +113,14 @@ export function startProcess(command: string, args: readonly string[], options: 
 
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
-      failure ??= new RenderError(
-        error.code === 'ENOENT'
-          ? `${command} was not found; install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH`
-          : `Could not start ${command}`,
-        '',
-        { cause: error },
-      );
+      // The binary's path and the variables that set it are for the operator's log only.
+      failure ??= new RenderError('The media tools could not be started', '', {
+        cause: error,
+        detail:
+          error.code === 'ENOENT'
+            ? `${command} was not found; install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH`
+            : `Could not start ${command}`,
+      });
     });
     child.once('close', (code, signal) => {
       closed.add(child);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { NotFoundError, OriginError, ProxyError, RangeNotSatisfiableError } from '../errors.js';
 import { contentTypeFromPath } from './content-type.js';
+import { ORIGIN_MESSAGES } from './messages.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
 import { windowStream } from './stream.js';
 import type { ByteRange, Origin, SourceListing, SourceStat } from './types.js';
@@ -11,11 +12,23 @@ import type { ByteRange, Origin, SourceListing, SourceStat } from './types.js';
 /** errno codes that mean "there is no such file here" rather than "the disk is unwell". */
 const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
 
+/** Turns a filesystem error into the proxy's vocabulary; the path and errno stay in the log. */
 function translate(error: unknown): ProxyError {
   if (error instanceof ProxyError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code && MISSING_CODES.has(code)) return new NotFoundError('Source not found', { cause: error });
-  return new OriginError('Could not read the source from the folder origin', { cause: error });
+  if (code && MISSING_CODES.has(code)) return new NotFoundError(ORIGIN_MESSAGES.notFound, { cause: error });
+  return new OriginError(ORIGIN_MESSAGES.failed, {
+    cause: error,
+    detail: `folder origin: ${(error as Error | undefined)?.message ?? String(error)}`,
+  });
+}
+
+/** The folder itself is missing or unreadable: a configuration fault, named only in the log. */
+function unavailable(root: string, cause: unknown): OriginError {
+  return new OriginError(ORIGIN_MESSAGES.unavailable, {
+    cause,
+    detail: `folder origin ${root} is not a readable folder`,
+  });
 }
 
 function isInside(root: string, candidate: string): boolean {
@@ -57,12 +70,12 @@ export class FsOrigin implements Origin {
   async #resolve(source: string): Promise<string> {
     const relative = checkSourcePath(source);
     const root = await this.#rootReal().catch((error: unknown) => {
-      throw new OriginError('The folder origin is not available', { cause: error });
+      throw unavailable(this.#root, error);
     });
     const lexical = path.resolve(root, relative);
-    if (!isInside(root, lexical)) throw new NotFoundError('Source not found');
+    if (!isInside(root, lexical)) throw new NotFoundError(ORIGIN_MESSAGES.notFound);
     const real = await realpath(lexical);
-    if (!isInside(root, real) || real === root) throw new NotFoundError('Source not found');
+    if (!isInside(root, real) || real === root) throw new NotFoundError(ORIGIN_MESSAGES.notFound);
     return real;
   }
 
@@ -72,7 +85,7 @@ export class FsOrigin implements Origin {
     try {
       const real = await this.#resolve(source);
       const info = await stat(real, { bigint: true });
-      if (!info.isFile()) throw new NotFoundError('Source not found');
+      if (!info.isFile()) throw new NotFoundError(ORIGIN_MESSAGES.notFound);
       return {
         size: Number(info.size),
         version: versionOf(info.size, info.mtimeNs),
@@ -95,7 +108,7 @@ export class FsOrigin implements Origin {
       const real = await this.#resolve(source);
       handle = await open(real, 'r');
       const info = await handle.stat();
-      if (!info.isFile()) throw new NotFoundError('Source not found');
+      if (!info.isFile()) throw new NotFoundError(ORIGIN_MESSAGES.notFound);
       const size = info.size;
       const start = range?.start ?? 0;
       const end = range ? Math.min(range.end, size - 1) : size - 1;
@@ -124,7 +137,7 @@ export class FsOrigin implements Origin {
       const info = await stat(await this.#rootReal());
       if (!info.isDirectory()) throw new Error('not a directory');
     } catch (error) {
-      throw new OriginError('The folder origin is not available', { cause: error });
+      throw unavailable(this.#root, error);
     }
   }
 
@@ -135,7 +148,7 @@ export class FsOrigin implements Origin {
   async list(dir: string, limit: number): Promise<SourceListing[]> {
     const prefix = listingPrefix(dir);
     const root = await this.#rootReal().catch((error: unknown) => {
-      throw new OriginError('The folder origin is not available', { cause: error });
+      throw unavailable(this.#root, error);
     });
     const out: SourceListing[] = [];
     const pending: string[] = [prefix];

@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import { isForbiddenAddress } from './address.js';
 import { chooseContentType } from './content-type.js';
+import { ORIGIN_MESSAGES } from './messages.js';
 import { sourcePathSegments } from './source-path.js';
 import { windowStream } from './stream.js';
 import type { ByteRange, Origin, SourceStat } from './types.js';
@@ -38,9 +39,11 @@ const REQUEST_HEADERS = {
   'user-agent': 'ik-video-proxy',
 };
 
-/** The error for a connection the SSRF guard refused; the address itself is not revealed. */
-function forbiddenAddressError(): OriginError {
-  return new OriginError('The origin resolves to an address the proxy may not connect to');
+/** The error for a connection the SSRF guard refused; the address is named only in the log. */
+function forbiddenAddressError(target: string): OriginError {
+  return new OriginError('The origin resolves to an address the proxy may not connect to', {
+    detail: `SSRF guard refused ${target}`,
+  });
 }
 
 /**
@@ -55,7 +58,12 @@ function guardedLookup(isForbidden: (ip: string) => boolean): LookupFunction {
         return;
       }
       if (addresses.length === 0 || addresses.some((entry) => isForbidden(entry.address))) {
-        callback(forbiddenAddressError() as unknown as NodeJS.ErrnoException, '', 0);
+        const resolved = addresses.map((entry) => entry.address).join(', ');
+        callback(
+          forbiddenAddressError(`${hostname} (${resolved})`) as unknown as NodeJS.ErrnoException,
+          '',
+          0,
+        );
         return;
       }
       if (options.all) {
@@ -85,7 +93,7 @@ export function createGuardedAgent(options: {
   const connect: buildConnector.connector = (connectOptions, callback) => {
     const host = connectOptions.hostname.replace(/^\[|\]$/g, '');
     if (!allowPrivate && isIP(host) !== 0 && isForbidden(host)) {
-      callback(forbiddenAddressError(), null);
+      callback(forbiddenAddressError(host), null);
       return;
     }
     base(connectOptions, callback);
@@ -144,14 +152,18 @@ function discard(response: Dispatcher.ResponseData): void {
   response.body.destroy();
 }
 
-/** Turns an undici/socket failure into the proxy's vocabulary. */
-function translate(error: unknown, signal: AbortSignal | undefined): unknown {
+/**
+ * Turns an undici/socket failure into the proxy's vocabulary. `where` (the URL asked for) goes
+ * to the error's log-only `detail`; the public message names no host or port.
+ */
+function translate(error: unknown, signal: AbortSignal | undefined, where?: string): unknown {
   if (signal?.aborted) return signal.reason;
   if (error instanceof ProxyError) return error;
   const code = (error as { code?: string } | undefined)?.code;
+  const detail = where && `${code ?? 'request'} for ${where}`;
   if (code && TIMEOUT_CODES.has(code))
-    return new OriginTimeoutError('The origin did not answer in time', { cause: error });
-  return new OriginError('The connection to the origin failed', { cause: error });
+    return new OriginTimeoutError(ORIGIN_MESSAGES.timeout, { cause: error, detail });
+  return new OriginError('The connection to the origin failed', { cause: error, detail });
 }
 
 /**
@@ -199,9 +211,12 @@ export class HttpOrigin implements Origin {
       return await this.#follow(url, method, range, combined, followRedirects);
     } catch (error) {
       if (deadline.signal.aborted && !signal?.aborted) {
-        throw new OriginTimeoutError('The origin did not answer in time', { cause: error });
+        throw new OriginTimeoutError(ORIGIN_MESSAGES.timeout, {
+          cause: error,
+          detail: `no answer within ${this.#timeoutMs} ms for ${url.href}`,
+        });
       }
-      throw translate(error, signal);
+      throw translate(error, signal, url.href);
     } finally {
       clearTimeout(timer);
     }
@@ -244,7 +259,7 @@ export class HttpOrigin implements Origin {
     const status = response.statusCode;
     if (status === 404 || status === 410) {
       discard(response);
-      throw new NotFoundError('Source not found');
+      throw new NotFoundError(ORIGIN_MESSAGES.notFound);
     }
     if (status === 416 || (status >= 200 && status < 300)) return;
     discard(response);

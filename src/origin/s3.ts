@@ -15,6 +15,7 @@ import {
   RangeNotSatisfiableError,
 } from '../errors.js';
 import { chooseContentType } from './content-type.js';
+import { ORIGIN_MESSAGES } from './messages.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
 import { windowStream } from './stream.js';
 import type { ByteRange, Origin, SourceListing, SourceStat } from './types.js';
@@ -60,6 +61,12 @@ function isInvalidRange(error: unknown): boolean {
 const MISSING_BUCKET = new WeakSet<OriginError>();
 
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const {
+  unavailable: ORIGIN_UNAVAILABLE,
+  refused: ORIGIN_REFUSED,
+  failed: ORIGIN_FAILED,
+  timeout: ORIGIN_TIMEOUT,
+} = ORIGIN_MESSAGES;
 
 /**
  * Sources from an S3 bucket (AWS, MinIO, s3rver... by configuration) with the standard AWS
@@ -73,6 +80,7 @@ export class S3Origin implements Origin {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #ownsClient: boolean;
+  readonly #endpoint: string | undefined;
   #bucketSeen = false;
 
   constructor(options: S3OriginOptions) {
@@ -81,6 +89,7 @@ export class S3Origin implements Origin {
       options.prefix === '' || options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     this.#timeoutMs = options.timeoutMs;
     this.#ownsClient = options.client === undefined;
+    this.#endpoint = options.endpoint;
     this.#client =
       options.client ??
       new S3Client({
@@ -103,8 +112,16 @@ export class S3Origin implements Origin {
     return this.#prefix + checkSourcePath(source);
   }
 
+  /** The log-only account of a failed call: which bucket, through which endpoint, what S3 said. */
+  #where(what: string): string {
+    return `S3 ${what || 'request failed'} (bucket '${this.#bucket}'${this.#endpoint ? ` at ${this.#endpoint}` : ''})`;
+  }
+
   #missingBucket(cause: unknown): OriginError {
-    const error = new OriginError(`The S3 bucket '${this.#bucket}' does not exist`, { cause });
+    const error = new OriginError(ORIGIN_UNAVAILABLE, {
+      cause,
+      detail: `S3 bucket '${this.#bucket}' does not exist`,
+    });
     MISSING_BUCKET.add(error);
     return error;
   }
@@ -120,17 +137,18 @@ export class S3Origin implements Origin {
     if (NOT_FOUND_NAMES.has(name) || status === 404)
       return new NotFoundError('Source not found', { cause: error });
     if (status === 403 || DENIED_NAMES.has(name)) {
-      return new OriginError(
-        `S3 refused the proxy's credentials for bucket '${this.#bucket}' ` +
-          '(check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the policy; a missing object also ' +
-          'answers 403 without s3:ListBucket)',
-        { cause: error },
-      );
+      return new OriginError(ORIGIN_REFUSED, {
+        cause: error,
+        detail:
+          `S3 refused the proxy's credentials for bucket '${this.#bucket}' (${name || status}): ` +
+          'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the policy; a missing object also ' +
+          'answers 403 without s3:ListBucket',
+      });
     }
     if (TIMEOUT_NAMES.has(name) || e.code === 'ETIMEDOUT') {
-      return new OriginTimeoutError('S3 did not answer in time', { cause: error });
+      return new OriginTimeoutError(ORIGIN_TIMEOUT, { cause: error, detail: this.#where(name) });
     }
-    return new OriginError(`S3 request failed${name ? ` (${name})` : ''}`, { cause: error });
+    return new OriginError(ORIGIN_FAILED, { cause: error, detail: this.#where(name) });
   }
 
   /**
@@ -148,7 +166,7 @@ export class S3Origin implements Origin {
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (deadline.signal.aborted)
-        throw new OriginTimeoutError('S3 did not answer in time', { cause: error });
+        throw new OriginTimeoutError(ORIGIN_TIMEOUT, { cause: error, detail: this.#where('deadline') });
       throw this.#translate(error);
     } finally {
       clearTimeout(timer);
@@ -180,7 +198,8 @@ export class S3Origin implements Origin {
         signal,
       );
       this.#bucketSeen = true;
-      if (head.ContentLength === undefined) throw new OriginError('S3 did not report the size of the source');
+      if (head.ContentLength === undefined)
+        throw new OriginError(ORIGIN_FAILED, { detail: `S3 reported no size for '${key}'` });
       return {
         size: head.ContentLength,
         version: head.ETag ?? `${head.ContentLength}-${head.LastModified?.getTime() ?? 0}`,
@@ -221,7 +240,8 @@ export class S3Origin implements Origin {
       throw error;
     }
     const body = object.Body as Readable | undefined;
-    if (!body || typeof body.pipe !== 'function') throw new OriginError('S3 returned no body for the source');
+    if (!body || typeof body.pipe !== 'function')
+      throw new OriginError(ORIGIN_FAILED, { detail: `S3 returned no body for '${key}'` });
     return windowStream(body, {
       length: object.ContentLength,
       mapError: (error) => (signal?.aborted ? signal.reason : this.#translate(error)),
@@ -264,7 +284,10 @@ export class S3Origin implements Origin {
       );
       for (const item of answer.Contents ?? []) {
         if (!item.Key || item.Key.endsWith('/') || out.length >= limit) continue;
-        out.push({ path: item.Key.slice(this.#prefix.length), size: item.Size ?? 0 });
+        const path = item.Key.slice(this.#prefix.length);
+        // Dot names are never served (see `sourcePathSegments`), so they are not listed either.
+        if (path.split('/').some((segment) => segment.startsWith('.'))) continue;
+        out.push({ path, size: item.Size ?? 0 });
       }
       token = answer.IsTruncated ? answer.NextContinuationToken : undefined;
       if (!token) break;

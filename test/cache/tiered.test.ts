@@ -7,6 +7,7 @@ import { MemoryStore } from '../../src/cache/memory.js';
 import { S3Store } from '../../src/cache/s3.js';
 import { TieredStore } from '../../src/cache/tiered.js';
 import type { CacheBody, CachedObject, CacheMeta, CacheStore, CacheTier } from '../../src/cache/types.js';
+import type { ProxyError } from '../../src/errors.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { bodyFor, drain, metaFor } from './bodies.js';
 import { storeContract } from './store-contract.js';
@@ -44,7 +45,7 @@ storeContract('TieredStore (memory, disk, s3)', async () => {
       // Background work of the contract must not have failed quietly; only the deliberately bad
       // put (refused by every tier) may be reported.
       const unexpected = errors.filter(
-        (error) => !(error as Error).message.includes('contract/size-mismatch'),
+        (error) => !((error as ProxyError).detail ?? '').includes('contract/size-mismatch'),
       );
       expect(unexpected).toEqual([]);
       expect(errors.length).toBe(2);

@@ -142,6 +142,22 @@ export function originContract(name: string, setup: () => Promise<OriginFixture>
       await expect(fixture.origin.stat('./clip.mp4')).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    test.each(['.env', 'a/.git/config', '.hidden/clip.mp4', 'a/.clip.mp4'])(
+      'a dotfile %j that exists in the origin is never served: NotFoundError, like a missing source',
+      async (path) => {
+        await fixture.put(path, patternBytes(64, 3));
+        for (const attempt of [path, `/${path}`]) {
+          const statError = await fixture.origin.stat(attempt).catch((e) => e);
+          expect(statError).toBeInstanceOf(NotFoundError);
+          expect(statError.message).toBe('Source not found');
+          await expect(fixture.origin.read(attempt)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(fixture.origin.read(attempt, { start: 0, end: 9 })).rejects.toBeInstanceOf(
+            NotFoundError,
+          );
+        }
+      },
+    );
+
     test('nested paths work', async () => {
       const nested = patternBytes(1234, 9);
       await fixture.put('a/b/c/deep.mov', nested);
@@ -183,6 +199,9 @@ export function originContract(name: string, setup: () => Promise<OriginFixture>
       }
       await fixture.put('listing/one.mp4', patternBytes(10));
       await fixture.put('listing/sub/two.mp4', patternBytes(20));
+      // Dotfiles are never served, so they are not listed either.
+      await fixture.put('listing/.env', patternBytes(5));
+      await fixture.put('listing/.git/config', patternBytes(5));
       const entries = await fixture.origin.list('listing', 10);
       expect(entries).toEqual([
         { path: 'listing/one.mp4', size: 10 },

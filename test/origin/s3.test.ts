@@ -48,12 +48,13 @@ describe('S3Origin specifics', () => {
     await s3?.close();
   });
 
-  test('a wrong bucket is an OriginError naming it, not a missing source', async () => {
+  test('a wrong bucket is an OriginError naming it in the log only, not a missing source', async () => {
     const origin = originFor(s3, 'no-such-bucket', '');
     try {
       const pingError = await origin.ping().catch((e) => e);
       expect(pingError).toBeInstanceOf(OriginError);
-      expect(pingError.message).toContain('no-such-bucket');
+      expect(pingError.detail).toContain('no-such-bucket');
+      expect(pingError.message).not.toContain('no-such-bucket');
       const statError = await origin.stat('root.mp4').catch((e) => e);
       expect(statError).toBeInstanceOf(OriginError);
       expect(statError).not.toBeInstanceOf(NotFoundError);
@@ -88,7 +89,7 @@ describe('S3Origin specifics', () => {
     }
   });
 
-  test('credentials the server refuses are an OriginError about credentials', async () => {
+  test('credentials the server refuses are an OriginError whose log detail is about credentials', async () => {
     const origin = originFor(s3, 'media', '');
     const saved = process.env.AWS_SECRET_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = 'wrong-secret';
@@ -96,7 +97,8 @@ describe('S3Origin specifics', () => {
     try {
       const error = await origin.stat('root.mp4').catch((e) => e);
       expect(error).toBeInstanceOf(OriginError);
-      expect(error.message).toMatch(/credentials/);
+      expect(error.detail).toMatch(/credentials.*AWS_ACCESS_KEY_ID/);
+      expect(error.message).toBe('The origin refused access');
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = saved;
       process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
