@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Browser, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hasChromium, launchChromium } from '../support/browser.js';
+import { ffprobeJson } from '../support/ffprobe.js';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -16,9 +15,6 @@ import { startProxy, type TestProxy } from '../support/proxy.js';
  * plan. Without that, Chromium reports a fragmented MP4 as lasting its first fragment or two
  * (growing as more arrive) and a WebM as Infinity, and neither can be seeked ahead.
  */
-
-const execFileAsync = promisify(execFile);
-const FFPROBE = process.env.FFPROBE_PATH || 'ffprobe';
 
 /** "Within one frame or ~0.1 s": the sample is 30 fps, and an H.264 track starts 2 frames late. */
 const TOLERANCE_S = 0.1;
@@ -31,16 +27,11 @@ let sourceSeconds: number;
 async function probeDuration(bytes: Buffer, name: string): Promise<number | undefined> {
   const file = path.join(dir, name);
   await writeFile(file, bytes);
-  const { stdout } = await execFileAsync(FFPROBE, [
-    '-v',
-    'error',
+  const probed = await ffprobeJson<{ format?: { duration?: string } }>(file, [
     '-show_entries',
     'format=duration',
-    '-of',
-    'json',
-    file,
   ]);
-  const value = (JSON.parse(stdout) as { format?: { duration?: string } }).format?.duration;
+  const value = probed.format?.duration;
   return value === undefined || value === 'N/A' ? undefined : Number(value);
 }
 

@@ -22,6 +22,7 @@ import {
 import { parseTransformation } from '../../src/url/index.js';
 import type { ProxyRequest } from '../../src/url/types.js';
 import { expectJsonError, fetchBytes } from '../integration/helpers.js';
+import { ffprobeCsv, REAL_FFMPEG } from '../support/ffprobe.js';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 import { useProxy } from '../support/proxy.js';
 
@@ -35,8 +36,6 @@ import { useProxy } from '../support/proxy.js';
  */
 
 const TIME = '/usr/bin/time';
-const REAL_FFMPEG = process.env.FFMPEG_PATH || 'ffmpeg';
-const REAL_FFPROBE = process.env.FFPROBE_PATH || 'ffprobe';
 const SAMPLE = path.join(FIXTURES_DIR, 'sample.mp4');
 /** The defaults of MAX_OUTPUT_PIXELS and friends. */
 const LIMITS: PlanLimits = {
@@ -125,23 +124,8 @@ async function runMeasured(args: string[], dir: string, outFile?: string): Promi
 }
 
 async function probeSize(file: string): Promise<string> {
-  const child = spawn(REAL_FFPROBE, [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'stream=width,height',
-    '-of',
-    'csv=p=0:s=x',
-    file,
-  ]);
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  await new Promise((resolve) => child.on('close', resolve));
-  return out.trim();
+  const rows = await ffprobeCsv(file, 'stream=width,height', { select: 'v:0' }).catch(() => []);
+  return rows.map((row) => row.join('x')).join('\n');
 }
 
 describe.skipIf(!existsSync(TIME))('absurd output shapes through the real argv and ffmpeg', () => {

@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { ProxyError, UnprocessableError, UnsupportedMediaError } from '../../src/errors.js';
@@ -8,6 +6,7 @@ import { locateMoov, parseMoov } from '../../src/media/isobmff.js';
 import { type ProbeJson, parseProbeOutput } from '../../src/media/probe.js';
 import type { MediaInfo } from '../../src/media/types.js';
 import { checkSourceLimits, type PlanLimits } from '../../src/plan/index.js';
+import { ffprobe } from '../support/ffprobe.js';
 import { ensureHostileCorpus, type HostileCorpusEntry, timedRead } from '../support/hostile.js';
 
 /**
@@ -17,9 +16,6 @@ import { ensureHostileCorpus, type HostileCorpusEntry, timedRead } from '../supp
  * declares as finite numbers, so the limits refuse it with 422 before any ffprobe or ffmpeg
  * starts. ffprobe's own view is checked too, so the manifest's expectations stay true.
  */
-
-const execFileAsync = promisify(execFile);
-const FFPROBE = process.env.FFPROBE_PATH || 'ffprobe';
 
 const corpus = await ensureHostileCorpus();
 
@@ -53,21 +49,9 @@ function readIndex(file: Buffer): Outcome {
   }
 }
 
-async function ffprobe(file: string): Promise<ProbeJson | undefined> {
-  try {
-    const { stdout } = await execFileAsync(FFPROBE, [
-      '-v',
-      'error',
-      '-print_format',
-      'json',
-      '-show_format',
-      '-show_streams',
-      file,
-    ]);
-    return JSON.parse(stdout) as ProbeJson;
-  } catch {
-    return undefined;
-  }
+/** ffprobe's view of a file, or undefined when ffprobe refuses it. */
+function ffprobeOrUndefined(file: string): Promise<ProbeJson | undefined> {
+  return ffprobe<ProbeJson>(file).catch(() => undefined);
 }
 
 /** The status code the limits give `info`, or `accepted`. */
@@ -126,7 +110,7 @@ describe('the hostile MP4 corpus', () => {
         expect(Number.isFinite(info.video!.bitRate) && info.video!.bitRate >= 0).toBe(true);
       }
 
-      const probed = await ffprobe(entry.path);
+      const probed = await ffprobeOrUndefined(entry.path);
       if (!entry.ffprobe.readable) {
         expect(probed, 'ffprobe refuses the file').toBeUndefined();
       } else {

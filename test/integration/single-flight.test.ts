@@ -16,12 +16,8 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-/** How many ffmpeg runs the spy has seen whose argv contains `marker`. */
-async function runsMatching(marker: RegExp): Promise<number> {
-  return (await spy.runs()).filter((run) => marker.test(run.argv)).length;
-}
-
-describe('single flight', () => {
+/** Before each test of the enclosing describe: a new spy and a proxy running ffmpeg through it; both go after. */
+function freshSpiedProxyPerTest(): void {
   beforeEach(async () => {
     spy = await createFfmpegSpy();
     proxy = await startProxy({ FFMPEG_PATH: spy.path });
@@ -30,6 +26,15 @@ describe('single flight', () => {
     await proxy?.close();
     await spy?.remove();
   });
+}
+
+/** How many ffmpeg runs the spy has seen whose argv contains `marker`. */
+async function runsMatching(marker: RegExp): Promise<number> {
+  return (await spy.runs()).filter((run) => marker.test(run.argv)).length;
+}
+
+describe('single flight', () => {
+  freshSpiedProxyPerTest();
 
   test('20 identical concurrent cold thumbnail requests -> exactly 1 ffmpeg run, 20 identical answers', async () => {
     const url = `${proxy.url}/sample.mp4/ik-thumbnail.jpg?tr=so-3,w-111`;
@@ -109,14 +114,7 @@ describe('single flight', () => {
 });
 
 describe('requests that meet a video encode as it finishes', () => {
-  beforeEach(async () => {
-    spy = await createFfmpegSpy();
-    proxy = await startProxy({ FFMPEG_PATH: spy.path });
-  });
-  afterEach(async () => {
-    await proxy?.close();
-    await spy?.remove();
-  });
+  freshSpiedProxyPerTest();
 
   // Safari's first request for a video is such a probe; design §2: never a broken answer. (A Range
   // request waits for the encode; it once woke before the cache write and got 503.)
