@@ -76,6 +76,14 @@ export class FsOrigin implements Origin {
     if (!isInside(root, lexical)) throw new NotFoundError(ORIGIN_MESSAGES.notFound);
     const real = await realpath(lexical);
     if (!isInside(root, real) || real === root) throw new NotFoundError(ORIGIN_MESSAGES.notFound);
+    // A link with an ordinary name that leads to a dotfile (`clip.mp4 -> .env`) is not served either.
+    if (
+      path
+        .relative(root, real)
+        .split(path.sep)
+        .some((segment) => segment.startsWith('.'))
+    )
+      throw new NotFoundError(ORIGIN_MESSAGES.notFound);
     return real;
   }
 

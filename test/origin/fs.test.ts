@@ -42,6 +42,11 @@ describe('FsOrigin path guard', () => {
     await symlink(path.join(base, 'secret.mp4'), path.join(root, 'link-out.mp4'));
     await symlink(base, path.join(root, 'dir-link-out'));
     await symlink(path.join(root, 'inside.mp4'), path.join(root, 'link-in.mp4'));
+    await writeFile(path.join(root, '.env'), 'SECRET=1');
+    await mkdir(path.join(root, '.private'));
+    await writeFile(path.join(root, '.private', 'clip.mp4'), 'hidden');
+    await symlink(path.join(root, '.env'), path.join(root, 'link-to-dotfile.mp4'));
+    await symlink(path.join(root, '.private'), path.join(root, 'link-to-dot-folder'));
     origin = new FsOrigin(root);
   });
   afterAll(async () => {
@@ -56,6 +61,10 @@ describe('FsOrigin path guard', () => {
     '../rootx/a.mp4',
     'link-out.mp4',
     'dir-link-out/secret.mp4',
+    '.env',
+    '.private/clip.mp4',
+    'link-to-dotfile.mp4',
+    'link-to-dot-folder/clip.mp4',
     'inside.mp4\0.png',
     '',
     'sub',
