@@ -42,6 +42,11 @@ export class SourceReader {
   readonly #deps: SourceReaderDeps;
   readonly #stats: LRUCache<string, SourceStat>;
   readonly #facts = new LRUCache<string, SourceFacts>({ max: 5000 });
+  /**
+   * Sources found unreadable, per version: a hostile or broken file costs one probe, not one per
+   * request (every output kind of it gets the same 415 at once). Bounded in count and time.
+   */
+  readonly #unreadable = new LRUCache<string, UnsupportedMediaError>({ max: 5000, ttl: 10 * 60_000 });
   readonly #statFlight = new SingleFlight<SourceStat>();
   readonly #factsFlight = new SingleFlight<SourceFacts>();
 
@@ -84,24 +89,35 @@ export class SourceReader {
     const id = `${path}\u0000${stat.version}`;
     const cached = this.#facts.get(id);
     if (cached) return cached;
+    const refused = this.#unreadable.get(id);
+    if (refused) throw refused;
     return this.#factsFlight.run(id, async () => {
-      if (stat.size === 0) throw new UnsupportedMediaError(`'${path}' is empty`);
-      const head = await this.head(path, stat);
-      const demuxer = sniffDemuxer(head);
-      if (!demuxer) {
-        throw new UnsupportedMediaError(
-          `'${path}' is not a video or audio file the proxy can read (unrecognised container)`,
-        );
+      try {
+        return await this.#readFacts(path, stat, id);
+      } catch (error) {
+        if (error instanceof UnsupportedMediaError) this.#unreadable.set(id, error);
+        throw error;
       }
-      const indexed = demuxer === 'mov' ? await this.#readMp4Index(path, stat, head) : undefined;
-      const info = indexed ?? (await this.#probe(path, stat, demuxer));
-      if (!info.video && !info.audio) {
-        throw new UnsupportedMediaError(`'${path}' has no video or audio stream`);
-      }
-      const facts = { stat, demuxer, info };
-      this.#facts.set(id, facts);
-      return facts;
     });
+  }
+
+  async #readFacts(path: string, stat: SourceStat, id: string): Promise<SourceFacts> {
+    if (stat.size === 0) throw new UnsupportedMediaError(`'${path}' is empty`);
+    const head = await this.head(path, stat);
+    const demuxer = sniffDemuxer(head);
+    if (!demuxer) {
+      throw new UnsupportedMediaError(
+        `'${path}' is not a video or audio file the proxy can read (unrecognised container)`,
+      );
+    }
+    const indexed = demuxer === 'mov' ? await this.#readMp4Index(path, stat, head) : undefined;
+    const info = indexed ?? (await this.#probe(path, stat, demuxer));
+    if (!info.video && !info.audio) {
+      throw new UnsupportedMediaError(`'${path}' has no video or audio stream`);
+    }
+    const facts = { stat, demuxer, info };
+    this.#facts.set(id, facts);
+    return facts;
   }
 
   async #probe(path: string, stat: SourceStat, demuxer: SourceFacts['demuxer']): Promise<MediaInfo> {
