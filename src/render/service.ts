@@ -110,6 +110,16 @@ export type Delivery =
       open(range?: ByteRange): Promise<Readable>;
     };
 
+/** One output asked for: its kind, cache key, request, source and who asks. */
+interface Wanted<K> {
+  kind: K;
+  key: string;
+  request: ProxyRequest;
+  stat: SourceStat;
+  inputs: RequestInputs;
+  hints: ClientHints;
+}
+
 /** An encode in progress that viewers can join. */
 interface LiveJob {
   live: Promise<LiveOutput>;
@@ -169,13 +179,10 @@ export class RenderService {
     const key = this.#key(kind, request, stat, inputs);
     const hit = await timed(hints.timings, 'cache', this.#cacheGet(key));
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
-    if (kind.mode === 'streamed') return this.#deliverStreamed(kind, key, request, stat, inputs, hints);
+    if (kind.mode === 'streamed') return this.#deliverStreamed({ kind, key, request, stat, inputs, hints });
+    const wanted = { kind, key, request, stat, inputs, hints };
     const produce = () =>
-      this.#jobs.run(
-        key,
-        (jobSignal) => this.#produceAndStore(kind, key, request, stat, inputs, hints, jobSignal),
-        hints.signal,
-      );
+      this.#jobs.run(key, (jobSignal) => this.#produceAndStore(wanted, jobSignal), hints.signal);
     // A joined prefetch may have been refused a slot; the viewer's own job then queues normally.
     const object = await produce().catch((error: unknown) => {
       if (error instanceof ProxyError && error.code === 'overloaded') return produce();
@@ -242,22 +249,15 @@ export class RenderService {
     void (async () => {
       if (await this.#cacheGet(key)) return;
       await this.#jobs.run(key, (jobSignal) =>
-        this.#produceAndStore(kind, key, next, stat, inputs, hints, jobSignal),
+        this.#produceAndStore({ kind, key, request: next, stat, inputs, hints }, jobSignal),
       );
     })().catch(() => {
       // Past the last segment, or no idle slot after all: nothing to do.
     });
   }
 
-  async #produceAndStore(
-    kind: BufferedKind,
-    key: string,
-    request: ProxyRequest,
-    stat: SourceStat,
-    inputs: RequestInputs,
-    hints: ClientHints,
-    signal: AbortSignal,
-  ): Promise<CachedObject> {
+  async #produceAndStore(wanted: Wanted<BufferedKind>, signal: AbortSignal): Promise<CachedObject> {
+    const { kind, key, request, stat, inputs, hints } = wanted;
     const facts = await this.#checkedFacts(request.sourcePath, stat, hints);
     const lastModified = stat.lastModified?.getTime() ?? Date.now();
     const produced = (output: OutputBody, outputKey: string): Produced => ({
@@ -314,14 +314,8 @@ export class RenderService {
    * A HEAD is answered from the plan and starts nothing. Every waiting requester holds the job:
    * when the last reader or waiter leaves, it is cancelled after `idleCancelMs`.
    */
-  async #deliverStreamed(
-    kind: StreamedKind,
-    key: string,
-    request: ProxyRequest,
-    stat: SourceStat,
-    inputs: RequestInputs,
-    hints: ClientHints,
-  ): Promise<Delivery> {
+  async #deliverStreamed(wanted: Wanted<StreamedKind>): Promise<Delivery> {
+    const { kind, key, request, stat, inputs, hints } = wanted;
     let job = this.#live.get(key);
     if (!job && hints.headOnly) {
       const facts = await this.#checkedFacts(request.sourcePath, stat, hints);
@@ -329,7 +323,7 @@ export class RenderService {
       return { kind: 'head', meta: this.#streamMeta(key, stat, output) };
     }
     if (!job) {
-      const started = this.#startStreamJob(kind, key, request, stat, inputs, hints);
+      const started = this.#startStreamJob(wanted);
       this.#live.set(key, started);
       // Later requests join this job until its output is in the cache, never a second encode.
       void started.stored.finally(() => this.#live.delete(key));
@@ -378,14 +372,8 @@ export class RenderService {
     };
   }
 
-  #startStreamJob(
-    kind: StreamedKind,
-    key: string,
-    request: ProxyRequest,
-    stat: SourceStat,
-    inputs: RequestInputs,
-    hints: ClientHints,
-  ): LiveJob {
+  #startStreamJob(wanted: Wanted<StreamedKind>): LiveJob {
+    const { kind, key, request, stat, inputs, hints } = wanted;
     const abort = new AbortController();
     let resolveMeta!: (meta: CacheMeta) => void;
     let rejectMeta!: (error: unknown) => void;

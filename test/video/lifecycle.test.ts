@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ffprobeBytes } from '../support/ffprobe.js';
 import { ensureLargeFixture, fixturePath, LARGE_FIXTURE } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
+import { waitFor } from '../support/wait.js';
 import { makeWorkDir } from './support.js';
 
 // An origin folder of our own: the large clip (for an encode long enough to walk away from) and
@@ -47,15 +48,6 @@ afterAll(async () => {
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
 }
 
 describe('failed and abandoned encodes leave nothing cached', () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureLargeFixture, fixturePath, LARGE_FIXTURE } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
+import { waitFor } from '../support/wait.js';
 import { makeWorkDir } from './support.js';
 
 /**
@@ -26,15 +27,6 @@ afterAll(async () => {
   await proxy?.close();
   await work?.dispose();
 });
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return condition();
-}
 
 describe('work is owned by requesters', () => {
   test('HEAD of a never-seen transform answers from the plan and starts no encode', async () => {
