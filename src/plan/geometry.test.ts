@@ -453,6 +453,14 @@ describe('intermediate frames are bounded like the output (design §6)', () => {
               Math.max(16384, src.width, src.height),
             );
           }
+          if (even) {
+            // yuv420p: every size and offset ffmpeg is given is even, or it shifts the picture.
+            for (const op of result.ops) {
+              if (op.op === 'crop' || op.op === 'resize' || op.op === 'pad')
+                expect([op.width % 2, op.height % 2], `${tr}: ${op.op}`).toEqual([0, 0]);
+              if (op.op === 'crop' || op.op === 'pad') expect([op.x % 2, op.y % 2]).toEqual([0, 0]);
+            }
+          }
           const last = sizes.at(-1) ?? src;
           expect(`${last.width}x${last.height}`).toBe(`${result.width}x${result.height}`);
           expect(result.width * result.height).toBeLessThanOrEqual(maxOutputPixels);

@@ -123,8 +123,10 @@ function focusOffset(
   const freeX = Math.max(0, outer.width - inner.width);
   const freeY = Math.max(0, outer.height - inner.height);
   const half = (free: number) => (even ? Math.floor(free / 4) * 2 : Math.floor(free / 2));
-  const x = focus.includes('left') ? 0 : focus.includes('right') ? freeX : half(freeX);
-  const y = focus.startsWith('top') ? 0 : focus.startsWith('bottom') ? freeY : half(freeY);
+  // An odd frame leaves an odd margin; the far edge then keeps one pixel rather than shift.
+  const all = (free: number) => (even ? free - (free % 2) : free);
+  const x = focus.includes('left') ? 0 : focus.includes('right') ? all(freeX) : half(freeX);
+  const y = focus.startsWith('top') ? 0 : focus.startsWith('bottom') ? all(freeY) : half(freeY);
   return { x, y };
 }
 
@@ -178,6 +180,13 @@ export function planGeometry(
   source: { width: number; height: number },
   options: GeometryOptions,
 ): GeometryPlan {
+  if (options.even && (source.width < 2 || source.height < 2)) {
+    // No even (yuv420p) region can be cut from a side of one pixel.
+    throw new UnprocessableError(
+      `The source frame is ${source.width}x${source.height}; a video output needs a source of at least 2x2`,
+      'source_too_small',
+    );
+  }
   const ops: GeometryOp[] = [];
   let width = source.width;
   let height = source.height;
