@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort, sleep } from './util.js';
+import { startProxyProcess, stopProcess, waitForHttp } from '../test/support/proxy-process.js';
+import { freePort } from './util.js';
 
 /** A server process the bench started and must stop. */
 export interface ChildServer {
@@ -58,36 +58,6 @@ async function descendantsOf(pid: number, depth = 0): Promise<number[]> {
   return [...children, ...below.flat()];
 }
 
-async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function waitForHttp(
-  url: string,
-  child: ChildProcess,
-  what: string,
-  deadlineMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it answered`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await response.arrayBuffer();
-      if (response.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what} did not answer ${url} within ${deadlineMs / 1000} s`);
-}
-
 /**
  * Spawns `node --import tsx src/index.ts` with `env` on a free loopback port, its output in
  * `logFile`, and waits until `/healthz` answers. `nodeArgs` go before the script (e.g. `--cpu-prof`).
@@ -98,31 +68,16 @@ export async function startProxyChild(
   logFile: string,
   nodeArgs: readonly string[] = [],
 ): Promise<ProxyChild> {
-  const port = await freePort();
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
+  const proxy = await startProxyProcess(env, {
     cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      ...env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    nodeArgs,
+    port: await freePort(),
+    logFile,
+    startTimeoutMs: 60_000,
   });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/healthz`, child, `the proxy (log: ${logFile})`);
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
-  const pid = child.pid!;
+  const pid = proxy.pid;
   return {
-    url,
+    url: proxy.url,
     pid,
     memory: () => processMemory(pid),
     descendantPids: () => descendantsOf(pid),
@@ -131,7 +86,7 @@ export async function startProxyChild(
       const names = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
       return pids.filter((_, index) => /^(ffmpeg|ffprobe)$/.test(names[index]!.trim()));
     },
-    close: () => stopChild(child, 12_000),
+    close: () => proxy.stop(12_000),
   };
 }
 
@@ -165,7 +120,7 @@ export async function startHonoReference(
       reject(new Error(`the Hono reference exited with ${code}`));
     });
   });
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, close: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, close: () => stopProcess(child) };
 }
 
 /**
@@ -209,9 +164,9 @@ http {
   try {
     await waitForHttp(`${url}/`, child, 'nginx', 15_000);
   } catch (error) {
-    await stopChild(child);
+    await stopProcess(child);
     throw error;
   }
   // SIGQUIT is nginx's graceful stop; SIGTERM (fast stop) is fine for a benchmark.
-  return { url, pid: child.pid!, close: () => stopChild(child) };
+  return { url, pid: child.pid!, close: () => stopProcess(child) };
 }

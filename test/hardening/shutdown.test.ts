@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
 import { REAL_FFMPEG } from '../support/ffprobe.js';
 import { FIXTURES_DIR, REPO_ROOT } from '../support/fixtures.js';
+import { type ProxyProcess, startProxyProcess } from '../support/proxy-process.js';
 
 /**
  * Graceful stop and crash recovery of the real server process (`node --import tsx src/index.ts`):
@@ -31,50 +32,15 @@ function processTable(): Array<{ pid: number; ppid: number; args: string }> {
     .map((match) => ({ pid: Number(match[1]), ppid: Number(match[2]), args: match[4]! }));
 }
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts the server as `npm start` would (through tsx) on an ephemeral port and waits for its "listening" line. */
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
-    if (port) return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited };
-    if (child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the server did not start:\n${output}`);
+/** Starts the server as `npm start` would (through tsx) on an ephemeral port; afterAll kills it if still alive. */
+async function startServer(env: Record<string, string>): Promise<ProxyProcess> {
+  const server = await startProxyProcess(env, { startTimeoutMs: 20_000 });
+  children.push(server.child);
+  return server;
 }
 
 /** ffmpeg processes the server started (its direct children), with their command lines. */
-async function waitForFfmpeg(server: Server): Promise<Array<{ pid: number; args: string }>> {
+async function waitForFfmpeg(server: ProxyProcess): Promise<Array<{ pid: number; args: string }>> {
   for (let i = 0; i < 200; i++) {
     const found = processTable().filter(
       (row) =>
@@ -89,7 +55,7 @@ async function waitForFfmpeg(server: Server): Promise<Array<{ pid: number; args:
 }
 
 /** Starts a long transform and reads its first bytes, so an encode is running and streaming. */
-async function startLongTransform(server: Server, abort: AbortController): Promise<Response> {
+async function startLongTransform(server: ProxyProcess, abort: AbortController): Promise<Response> {
   const response = await fetch(`${server.url}/long.mp4?tr=w-320`, { signal: abort.signal });
   expect(response.status).toBe(200);
   expect(response.headers.get('x-cache')).toBe('MISS-STREAMING');
