@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { DASH_MANIFEST_NAME, HLS_MASTER_NAME, splitAbsPath } from '../abs/layout.js';
 import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
 import type { Delivery, Logger, RenderService, Timings } from '../render/service.js';
+import { seekTrackPathOf } from '../seek/layout.js';
 import { forwardedQuery } from '../url/query.js';
 import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
@@ -340,10 +341,6 @@ export function createHttpApp(deps: HttpDeps): Hono {
   return app;
 }
 
-/** A sprite sheet's path, split at the sheet: `<source>` then `/ik-sprite-<n>.jpg`. */
-const SPRITE_SHEET = /^(.*)\/ik-sprite-\d+\.jpg$/;
-const SEEK_TRACK_NAME = 'ik-seek-thumbnail-track.vtt';
-
 /**
  * Checks `ik-s`. Sprite sheets carry their seek track's query, so they verify with its
  * signature too. Playlists and segments under `<source>/ik-abs/` carry their manifest's query
@@ -356,9 +353,9 @@ function verifyWithManifestScope(pathname: string, search: string, deps: HttpDep
   try {
     verifySignature(pathname + search, deps.signingKeys, now, options);
   } catch (error) {
-    const sheet = SPRITE_SHEET.exec(pathname);
-    if (sheet) {
-      verifySignature(`${sheet[1]}/${SEEK_TRACK_NAME}${search}`, deps.signingKeys, now, options);
+    const track = seekTrackPathOf(pathname);
+    if (track) {
+      verifySignature(track + search, deps.signingKeys, now, options);
       return;
     }
     const abs = splitAbsPath(pathname);

@@ -3,6 +3,7 @@ import type { MediaInfo } from '../media/types.js';
 import { planGeometry } from '../plan/geometry.js';
 import type { PlanLimits } from '../plan/types.js';
 import type { TransformParams } from '../url/types.js';
+import { spriteSheetName } from './layout.js';
 
 /** Seek-preview sprite sheets for a source: tiles at a fixed interval, laid out in grids. */
 export interface SpritePlan {
@@ -89,7 +90,7 @@ export function seekThumbnailTrack(plan: SpritePlan, query: string): string {
     const x = (cell % plan.columns) * plan.tileWidth;
     const y = Math.floor(cell / plan.columns) * plan.tileHeight;
     lines.push(`${timestamp(start)} --> ${timestamp(end)}`);
-    lines.push(`ik-sprite-${sheet}.jpg${query}#xywh=${x},${y},${plan.tileWidth},${plan.tileHeight}`);
+    lines.push(`${spriteSheetName(sheet)}${query}#xywh=${x},${y},${plan.tileWidth},${plan.tileHeight}`);
     lines.push('');
   }
   return lines.join('\n');
