@@ -1,12 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startStaticServer, type TestServer } from '../../test/origin/servers.js';
+import { decodeErrors as decodeErrorsOf, ffprobeDuration, REAL_FFMPEG } from '../../test/support/ffprobe.js';
 import { FIXTURES_DIR } from '../../test/support/fixtures.js';
 import type { VideoPlan } from '../plan/video.js';
 import { createDurationStamp, type DurationStamp, type StampContainer } from './stream-duration.js';
@@ -17,10 +17,6 @@ import { videoArgs } from './video-argv.js';
  * render path runs it), then by ffprobe and a full decode; the byte-level edge cases (64-bit
  * upgrades, SeekHead moves, CRC-32, give-ups) are checked on headers built here.
  */
-
-const execFileAsync = promisify(execFile);
-const FFMPEG = process.env.FFMPEG_PATH || 'ffmpeg';
-const FFPROBE = process.env.FFPROBE_PATH || 'ffprobe';
 
 /** Every real output below lasts 3 s of the 12 s sample. */
 const SECONDS = 3;
@@ -59,7 +55,7 @@ function plan({ container, start, duration }: Case): VideoPlan {
 /** Runs ffmpeg with `args` and collects stdout, as the render path reads the encoder's pipe. */
 function encode(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(REAL_FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -94,25 +90,14 @@ let dir: string;
 async function probeDuration(bytes: Buffer, name: string): Promise<number | undefined> {
   const file = path.join(dir, name);
   await writeFile(file, bytes);
-  const { stdout } = await execFileAsync(FFPROBE, [
-    '-v',
-    'error',
-    '-show_entries',
-    'format=duration',
-    '-of',
-    'json',
-    file,
-  ]);
-  const value = (JSON.parse(stdout) as { format?: { duration?: string } }).format?.duration;
-  return value === undefined || value === 'N/A' ? undefined : Number(value);
+  return ffprobeDuration(file);
 }
 
 /** ffmpeg's verdict on decoding every frame: '' when clean. */
 async function decodeErrors(bytes: Buffer, name: string): Promise<string> {
   const file = path.join(dir, name);
   await writeFile(file, bytes);
-  const { stderr } = await execFileAsync(FFMPEG, ['-v', 'error', '-i', file, '-f', 'null', '-']);
-  return stderr.trim();
+  return decodeErrorsOf(file);
 }
 
 // -- small independent readers for assertions ------------------------------------------------

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hasChromium, launchChromium } from '../support/browser.js';
-import { ffprobeJson } from '../support/ffprobe.js';
+import { ffprobeDuration } from '../support/ffprobe.js';
 import { FIXTURES_DIR } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -27,12 +27,7 @@ let sourceSeconds: number;
 async function probeDuration(bytes: Buffer, name: string): Promise<number | undefined> {
   const file = path.join(dir, name);
   await writeFile(file, bytes);
-  const probed = await ffprobeJson<{ format?: { duration?: string } }>(file, [
-    '-show_entries',
-    'format=duration',
-  ]);
-  const value = probed.format?.duration;
-  return value === undefined || value === 'N/A' ? undefined : Number(value);
+  return ffprobeDuration(file);
 }
 
 /**

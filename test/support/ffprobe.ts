@@ -101,6 +101,16 @@ export async function ffprobeCsv(
     .map((line) => line.split(','));
 }
 
+/** The container duration ffprobe reports for a file, in seconds; undefined when it has none (or says N/A). */
+export async function ffprobeDuration(file: string): Promise<number | undefined> {
+  const probed = await ffprobeJson<{ format?: { duration?: string } }>(file, [
+    '-show_entries',
+    'format=duration',
+  ]);
+  const value = probed.format?.duration;
+  return value === undefined || value === 'N/A' ? undefined : Number(value);
+}
+
 /** The first stream of a type, or undefined. */
 export function streamOf(probed: ProbeResult, type: 'video' | 'audio'): ProbedStream | undefined {
   return probed.streams.find((stream) => stream.codec_type === type);
