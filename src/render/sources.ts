@@ -125,7 +125,10 @@ export class SourceReader {
       const json = await runToBuffer(this.#deps.ffprobePath, probeArgs(input), {
         timeoutMs: Math.min(this.#deps.jobTimeoutMs, 30_000),
       }).catch((error: unknown) => {
-        if (error instanceof ProxyError && error.code === 'render_failed') {
+        // Only ffprobe's own refusal (it ran and exited non-zero) says the file is not media; a
+        // probe that could not start, was cancelled or timed out stays a server-side failure.
+        const exitCode = (error as { cause?: { code?: unknown } }).cause?.code;
+        if (error instanceof ProxyError && error.code === 'render_failed' && typeof exitCode === 'number') {
           throw new UnsupportedMediaError(
             'The source could not be read as media; it may be corrupt or truncated',
             {
