@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { ensureHostileCorpus, HOSTILE_CORPUS_DIR, type HostileCorpusEntry } from '../support/hostile.js';
+import { startProxyProcess } from '../support/proxy-process.js';
 
 /**
  * The hostile corpus (declared durations of 10 h, 10^6 segments and 2^32-1 s; declared frames of
@@ -77,37 +78,9 @@ async function slowestHealthzDuring(work: Promise<unknown>): Promise<number> {
 beforeAll(async () => {
   corpus = await ensureHostileCorpus();
   cacheDir = await mkdtemp(path.join(os.tmpdir(), 'ikvp-hostile-cache-'));
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      ORIGIN: HOSTILE_CORPUS_DIR,
-      CACHE_DIR: cacheDir,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
-    if (port) {
-      base = `http://127.0.0.1:${port}`;
-      return;
-    }
-    if (child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the server did not start:\n${output}`);
+  const server = await startProxyProcess({ ORIGIN: HOSTILE_CORPUS_DIR, CACHE_DIR: cacheDir });
+  child = server.child;
+  base = server.url;
 }, 300_000);
 
 afterAll(async () => {
