@@ -37,7 +37,8 @@ describe('request inputs that reach a body', () => {
   afterAll(() => proxy.close());
 
   const name = fc.stringMatching(/^zz[a-z0-9]{1,8}$/);
-  const value = fc.stringMatching(/^[A-Za-z0-9]{1,12}$/);
+  // Prefixed so that no body could contain one by chance (`#xywh=0,0` would match a bare `=0`).
+  const value = fc.stringMatching(/^zq[A-Za-z0-9]{1,10}$/);
 
   test.each(TEXT_OUTPUTS)(
     '%s: random extra query parameters and headers never reach the body',
@@ -57,7 +58,7 @@ describe('request inputs that reach a body', () => {
             expect(response.status).toBe(200);
             for (const [k, v] of extra) {
               expect(body).not.toContain(k);
-              expect(body).not.toContain(v.length > 3 ? v : `=${v}`);
+              expect(body).not.toContain(v);
             }
             expect(body).toBe(reference);
             // And the plain URL is still answered with the plain body afterwards.
