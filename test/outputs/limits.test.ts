@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { OUTPUT_KINDS } from '../../src/outputs/index.js';
+import type { OUTPUT_KINDS } from '../../src/outputs/index.js';
 import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
@@ -52,15 +52,18 @@ describe.each(LIMITS)('every output kind refuses a source over $env', ({ env, st
     await spy.remove();
   });
 
-  test.each(Object.entries(EVERY_KIND))('%s -> the same status and code, twice, nothing made', async (_kind, url) => {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const response = await fetch(proxy.url + url);
-      const body = (await response.json()) as { error: { code: string; message: string } };
-      expect(response.status).toBe(status);
-      expect(body.error.code).toBe(code);
-      expect(response.headers.get('cache-control')).toBe('no-store');
-    }
-  });
+  test.each(Object.entries(EVERY_KIND))(
+    '%s -> the same status and code, twice, nothing made',
+    async (_kind, url) => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const response = await fetch(proxy.url + url);
+        const body = (await response.json()) as { error: { code: string; message: string } };
+        expect(response.status).toBe(status);
+        expect(body.error.code).toBe(code);
+        expect(response.headers.get('cache-control')).toBe('no-store');
+      }
+    },
+  );
 
   test('no encode ran and nothing was cached', async () => {
     expect(await spy.runs()).toEqual([]);
