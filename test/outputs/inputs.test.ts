@@ -92,7 +92,9 @@ describe('request inputs that reach a body', () => {
     const response = await fetch(`${proxy.url}/sample.mp4/${sheet}`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/jpeg');
-    const tampered = await fetch(`${proxy.url}/sample.mp4/${sheet?.replace(/ik-s=./, 'ik-s=0')}`);
+    // One hex digit changed (never to itself).
+    const forged = sheet?.replace(/ik-s=(.)/, (_match, first: string) => `ik-s=${first === '0' ? '1' : '0'}`);
+    const tampered = await fetch(`${proxy.url}/sample.mp4/${forged}`);
     expect(tampered.status).toBe(401);
   });
 });
