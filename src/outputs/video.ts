@@ -2,7 +2,7 @@ import { stat as fileStat, rm } from 'node:fs/promises';
 import { InvalidParameterError, RenderError } from '../errors.js';
 import { remuxWithIndexArgs } from '../media/argv.js';
 import { runToBuffer, startProcess } from '../media/runner.js';
-import { createDurationStamp } from '../media/stream-duration.js';
+import { createDurationStamp } from '../media/stream-duration/index.js';
 import { videoArgs } from '../media/video-argv.js';
 import { chooseAutoFormat, planVideo } from '../plan/index.js';
 import { IMAGE_FORMATS, PARAM_ORDER } from '../url/params.js';
@@ -13,7 +13,7 @@ import type { StreamedKind } from './types.js';
  * is fragmented and its streamed bytes are the cached bytes (the ETag is final from the first
  * byte); a WebM written to a pipe has no seek index, so it is remuxed with Cues before it is
  * cached and its streamed copy carries no ETag. Both carry the planned duration in their header
- * from the first byte (see `media/stream-duration.ts`).
+ * from the first byte (see `media/stream-duration/`).
  */
 export const videoKind: StreamedKind<'video'> = {
   name: 'video',

@@ -5,12 +5,16 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startStaticServer, type TestServer } from '../../test/origin/servers.js';
-import { decodeErrors as decodeErrorsOf, ffprobeDuration, REAL_FFMPEG } from '../../test/support/ffprobe.js';
-import { FIXTURES_DIR } from '../../test/support/fixtures.js';
-import type { VideoPlan } from '../plan/video.js';
-import { createDurationStamp, type DurationStamp, type StampContainer } from './stream-duration.js';
-import { videoArgs } from './video-argv.js';
+import { startStaticServer, type TestServer } from '../../../test/origin/servers.js';
+import {
+  decodeErrors as decodeErrorsOf,
+  ffprobeDuration,
+  REAL_FFMPEG,
+} from '../../../test/support/ffprobe.js';
+import { FIXTURES_DIR } from '../../../test/support/fixtures.js';
+import type { VideoPlan } from '../../plan/video.js';
+import { videoArgs } from '../video-argv.js';
+import { createDurationStamp, type DurationStamp, type StampContainer } from './index.js';
 
 /**
  * The stamp is checked on real ffmpeg output made with the product's own argv (to a pipe, as the
