@@ -268,9 +268,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
         pathname = pathname.slice(deps.basePath.length) || '/';
       }
       // The signature is checked before anything touches the origin.
-      if (deps.requireSignedUrls || (deps.signingKeys.length > 0 && url.searchParams.has('ik-s'))) {
-        verifyWithManifestScope(url.pathname, url.search, deps);
-      }
+      const signed = deps.signingKeys.length > 0 && url.searchParams.has('ik-s');
+      if (deps.requireSignedUrls || signed) verifyWithManifestScope(url.pathname, url.search, deps);
       const request = parseRequestUrl(pathname, url.searchParams, { named: deps.named });
       kind = request.suffix.kind;
       if (request.sourcePath === '') throw new NotFoundError('No source path in the URL');
@@ -280,7 +279,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
         headOnly: c.req.method === 'HEAD',
-        forwardedQuery: forwardedQuery(url.search),
+        forwardedQuery: forwardedQuery({ search: url.search, canonical: request.canonical, signed }),
         // Lazy: building the full Request object is measurable on the cache-hit path.
         get signal() {
           return c.req.raw.signal;

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -143,5 +143,37 @@ describe('originals are never rendered as a page', () => {
     const response = await fetch(proxy.url + url);
     expect([400, 404]).toContain(response.status);
     expect(await response.text()).not.toContain('SECRET');
+  });
+});
+
+describe('spellings of one request are one body and one cache entry', () => {
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    proxy = await startProxy();
+  });
+  afterAll(() => proxy.close());
+
+  test('encoded tr spellings and unverified signatures never multiply a playlist', async () => {
+    const spellings = [
+      'tr=sr-240',
+      'tr=sr%2D240',
+      'tr=s%72-240',
+      't%72=sr-240',
+      `tr=sr-240&ik-s=${'a'.repeat(3000)}`,
+    ];
+    const bodies = new Set<string>();
+    for (const spelling of spellings) {
+      const response = await fetch(`${proxy.url}/sample.mp4/ik-abs/240/index.m3u8?${spelling}`);
+      expect(response.status).toBe(200);
+      bodies.add(await response.text());
+    }
+    expect(bodies.size).toBe(1);
+    const [body] = bodies;
+    expect(body).toContain('seg-0.m4s?tr=sr-240\n');
+    expect(body).not.toContain('ik-s');
+    const entries = (await readdir(proxy.cacheDir, { recursive: true })).filter((name) =>
+      name.endsWith('.json'),
+    );
+    expect(entries).toHaveLength(1);
   });
 });
