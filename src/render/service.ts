@@ -7,7 +7,7 @@ import { cacheKey } from '../cache/key.js';
 import type { CachedObject, CacheMeta, CacheStore } from '../cache/types.js';
 import { ProxyError, RenderError } from '../errors.js';
 import type { SourceInput } from '../media/argv.js';
-import { describeOriginal } from '../media/sniff.js';
+import type { OriginalDescription } from '../media/sniff.js';
 import type { ByteRange, SourceStat } from '../origin/types.js';
 import type {
   BufferedKind,
@@ -88,13 +88,6 @@ async function timed<T>(timings: Timings | undefined, phase: keyof Timings, work
   } finally {
     timings[phase] = (timings[phase] ?? 0) + (performance.now() - started);
   }
-}
-
-/** How an original is answered: a media type sniffed from its bytes, never the origin's claim. */
-export interface OriginalDescription {
-  contentType: string;
-  /** False for anything that is not audio or video: sent as a download, never rendered. */
-  media: boolean;
 }
 
 /** What the HTTP layer serves: a complete output (from cache or just made) or the source itself. */
@@ -457,11 +450,10 @@ export class RenderService {
 
   /** The original: its media type is sniffed from its first bytes, whatever the origin claims. */
   async #original(path: string, stat: SourceStat): Promise<Delivery> {
-    const head = await this.#deps.sources.head(path, stat);
     return {
       kind: 'original',
       stat,
-      description: describeOriginal(head),
+      description: await this.#deps.sources.describeOriginal(path, stat),
       open: (range?: ByteRange) => this.#deps.sources.open(path, range),
     };
   }

@@ -5,7 +5,7 @@ import { probeArgs } from '../media/argv.js';
 import { locateMoov, MAX_MOOV_BYTES, parseMoov } from '../media/isobmff.js';
 import { parseProbeOutput } from '../media/probe.js';
 import { runToBuffer } from '../media/runner.js';
-import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
+import { describeOriginal, type OriginalDescription, SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
 import type { MediaInfo } from '../media/types.js';
 import type { ByteRange, Origin, SourceStat } from '../origin/types.js';
 import type { Logger } from './logger.js';
@@ -47,6 +47,8 @@ export class SourceReader {
    * request (every output kind of it gets the same 415 at once). Bounded in count and time.
    */
   readonly #unreadable = new LRUCache<string, UnsupportedMediaError>({ max: 5000, ttl: 10 * 60_000 });
+  /** What each original is, per version: sniffed once, not on every range a player asks for. */
+  readonly #originals = new LRUCache<string, OriginalDescription>({ max: 10_000 });
   readonly #statFlight = new SingleFlight<SourceStat>();
   readonly #factsFlight = new SingleFlight<SourceFacts>();
 
@@ -77,6 +79,16 @@ export class SourceReader {
   async head(path: string, stat: SourceStat): Promise<Buffer> {
     if (stat.size === 0) return Buffer.alloc(0);
     return this.#readRange(path, 0, Math.min(stat.size, SNIFF_BYTES) - 1);
+  }
+
+  /** How the original is served: its media type sniffed from its first bytes, once per version. */
+  async describeOriginal(path: string, stat: SourceStat): Promise<OriginalDescription> {
+    const id = `${path}\u0000${stat.version}`;
+    const known = this.#originals.get(id);
+    if (known) return known;
+    const description = describeOriginal(await this.head(path, stat));
+    this.#originals.set(id, description);
+    return description;
   }
 
   /** Opens the source's bytes (all, or one range) for a response body. */

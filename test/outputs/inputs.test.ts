@@ -128,6 +128,18 @@ describe('originals are never rendered as a page', () => {
     expect(response.headers.get('content-disposition')).toBeNull();
   });
 
+  test('the type is sniffed once per version: later ranges of a player cost one origin read each', async () => {
+    await (await fetch(`${proxy.url}/clip.html`, { headers: { Range: 'bytes=0-1' } })).arrayBuffer();
+    const before = proxy.proxy.origin.stats().requests;
+    for (const range of ['bytes=100-199', 'bytes=1000-', 'bytes=-50']) {
+      const response = await fetch(`${proxy.url}/clip.html`, { headers: { Range: range } });
+      await response.arrayBuffer();
+      expect(response.status).toBe(206);
+      expect(response.headers.get('content-type')).toBe('video/mp4');
+    }
+    expect(proxy.proxy.origin.stats().requests - before).toBe(3);
+  });
+
   test.each(['/page.mp4', '/image.svg'])('%s (not media) is a download of octet-stream', async (url) => {
     for (const method of ['GET', 'HEAD']) {
       const response = await fetch(proxy.url + url, { method });
