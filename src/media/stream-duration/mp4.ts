@@ -1,3 +1,4 @@
+import { readBoxHeader } from '../boxes.js';
 import type { Scan } from './scan.js';
 
 /* The fragmented-MP4 half of the duration stamp: rewrites `moov` (mvhd, mehd, tkhd, mdhd). */
@@ -10,28 +11,14 @@ interface Box {
   end: number;
 }
 
-/** Reads the box header at `offset`; `undefined` if the header itself is not all there yet. */
-function readBoxHeader(
-  buffer: Buffer,
-  offset: number,
-): { type: string; header: number; size: number } | undefined {
-  if (offset + 8 > buffer.length) return undefined;
-  const small = buffer.readUInt32BE(offset);
-  const type = buffer.toString('latin1', offset + 4, offset + 8);
-  if (small !== 1) return { type, header: 8, size: small };
-  if (offset + 16 > buffer.length) return undefined;
-  const large = buffer.readBigUInt64BE(offset + 8);
-  return { type, header: 16, size: large > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(large) };
-}
-
 /** The child boxes between `start` and `end`; `undefined` if they do not tile it exactly. */
 function childBoxes(buffer: Buffer, start: number, end: number): Box[] | undefined {
   const out: Box[] = [];
   let offset = start;
   while (offset < end) {
-    const head = readBoxHeader(buffer, offset);
-    if (!head || head.size < head.header || offset + head.size > end) return undefined;
-    out.push({ type: head.type, offset, start: offset + head.header, end: offset + head.size });
+    const head = readBoxHeader(buffer, offset, end);
+    if (!head || head.size < head.headerSize || offset + head.size > end) return undefined;
+    out.push({ type: head.type, offset, start: offset + head.headerSize, end: offset + head.size });
     offset += head.size;
   }
   return out;
@@ -57,16 +44,17 @@ const MP4_LEADING_BOXES = new Set(['ftyp', 'free', 'skip', 'wide', 'uuid', 'pdin
 export function scanMp4(buffer: Buffer, seconds: number, limit: number): Scan {
   let offset = 0;
   for (;;) {
-    const head = readBoxHeader(buffer, offset);
+    // A size-0 box runs to the end of a file this stream does not have yet: never a header.
+    const head = readBoxHeader(buffer, offset, Number.POSITIVE_INFINITY);
     if (!head) return { kind: 'more' };
-    if (head.size === 0 || head.size < head.header)
+    if (!Number.isFinite(head.size) || head.size < head.headerSize)
       return { kind: 'skip', reason: `unsized ${head.type} box` };
     if (offset + head.size > limit) return { kind: 'skip', reason: `header longer than ${limit} bytes` };
     if (head.type !== 'moov' && !MP4_LEADING_BOXES.has(head.type))
       return { kind: 'skip', reason: `${head.type} box before moov` };
     if (offset + head.size > buffer.length) return { kind: 'more' };
     if (head.type === 'moov') {
-      const moov: Box = { type: 'moov', offset, start: offset + head.header, end: offset + head.size };
+      const moov: Box = { type: 'moov', offset, start: offset + head.headerSize, end: offset + head.size };
       const rewritten = stampMoov(buffer, moov, seconds);
       if (typeof rewritten === 'string') return { kind: 'skip', reason: rewritten };
       return {
