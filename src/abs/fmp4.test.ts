@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { box, full, u32 } from '../../test/support/boxes.js';
 import { readFragments } from '../../test/support/fmp4.js';
 import { RenderError } from '../errors.js';
 import { BoxReader } from '../media/boxes.js';
@@ -6,26 +7,6 @@ import { splitInitAndMedia } from './fmp4.js';
 
 const types = (buf: Buffer, path: string[] = []) =>
   (path.length ? new BoxReader(buf).findAll(path) : new BoxReader(buf).children()).map((b) => b.type);
-
-function box(type: string, ...children: Buffer[]): Buffer {
-  const body = Buffer.concat(children);
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(8 + body.length);
-  head.write(type, 4, 'latin1');
-  return Buffer.concat([head, body]);
-}
-
-function full(version: number, flags: number, ...fields: Buffer[]): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(((version & 0xff) << 24) | flags);
-  return Buffer.concat([head, ...fields]);
-}
-
-function u32(...values: number[]): Buffer {
-  const b = Buffer.alloc(values.length * 4);
-  for (const [i, v] of values.entries()) b.writeUInt32BE(v, i * 4);
-  return b;
-}
 
 /** A moof whose trun lists per-sample durations (flags 0x101: data offset + durations). */
 function fragment(trackId: number, decodeTime: bigint, durations: number[]): Buffer {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { box, full, largeBox, toEndBox, u32 } from '../../test/support/boxes.js';
 import { RenderError, UnsupportedMediaError } from '../errors.js';
 import {
   BoxReader,
@@ -8,42 +9,6 @@ import {
   MalformedBoxError,
   readBoxHeader,
 } from './boxes.js';
-
-function box(type: string, ...children: Buffer[]): Buffer {
-  const body = Buffer.concat(children);
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(8 + body.length);
-  head.write(type, 4, 'latin1');
-  return Buffer.concat([head, body]);
-}
-
-/** A box with a 64-bit size (size field 1, then the largesize). */
-function largeBox(type: string, body: Buffer, declared: bigint = BigInt(16 + body.length)): Buffer {
-  const head = Buffer.alloc(16);
-  head.writeUInt32BE(1);
-  head.write(type, 4, 'latin1');
-  head.writeBigUInt64BE(declared, 8);
-  return Buffer.concat([head, body]);
-}
-
-/** A box with size 0: it runs to the end of whatever holds it. */
-function toEndBox(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.write(type, 4, 'latin1');
-  return Buffer.concat([head, body]);
-}
-
-function full(version: number, flags: number, ...fields: Buffer[]): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(((version & 0xff) << 24) | flags);
-  return Buffer.concat([head, ...fields]);
-}
-
-function u32(...values: number[]): Buffer {
-  const b = Buffer.alloc(values.length * 4);
-  for (const [i, v] of values.entries()) b.writeUInt32BE(v, i * 4);
-  return b;
-}
 
 const shape = (r: BoxReader, parent?: Parameters<BoxReader['children']>[0]) =>
   r.children(parent).map(({ type, offset, headerSize, size }) => ({ type, offset, headerSize, size }));

@@ -5,6 +5,7 @@ import { UnprocessableError, UnsupportedMediaError } from '../../src/errors.js';
 import { type Box, type BoxRange, BoxReader } from '../../src/media/boxes.js';
 import { locateMoov, MAX_MOOV_BYTES, parseMoov } from '../../src/media/isobmff.js';
 import type { MediaInfo } from '../../src/media/types.js';
+import { box } from '../support/boxes.js';
 import { fixturePath, loadManifest } from '../support/fixtures.js';
 import { timedRead } from '../support/hostile.js';
 
@@ -464,15 +465,6 @@ describe('the MP4 index reader under mutated input', () => {
     expect(runs).toBeGreaterThan(500);
   });
 });
-
-/** Builds a box from a type and payload parts. */
-function box(type: string, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(8 + body.length);
-  head.write(type, 4, 'latin1');
-  return Buffer.concat([head, body]);
-}
 
 const words = (...values: number[]) => {
   const b = Buffer.alloc(values.length * 4);

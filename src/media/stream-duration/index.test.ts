@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startStaticServer, type TestServer } from '../../../test/origin/servers.js';
+import { box } from '../../../test/support/boxes.js';
 import {
   decodeErrors as decodeErrorsOf,
   ffprobeDuration,
@@ -351,14 +352,6 @@ describe.each(CASES)('a streamed $name from the product argv', (item) => {
 });
 
 // -- byte-level cases -------------------------------------------------------------------------
-
-function box(type: string, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  const header = Buffer.alloc(8);
-  header.writeUInt32BE(body.length + 8);
-  header.write(type, 4, 'latin1');
-  return Buffer.concat([header, body]);
-}
 
 /** A version-0 mvhd/mdhd payload (the rest zero-filled to a plausible length). */
 function headerPayload(scale: number, length: number): Buffer {
