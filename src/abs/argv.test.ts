@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { mediaInfo } from '../../test/support/media-info.js';
 import type { SourceInput } from '../media/argv.js';
 import { inputArgs } from '../media/argv.js';
 import type { MediaInfo } from '../media/types.js';
@@ -6,25 +7,7 @@ import { ABS_X264_PRESET, absAudioSegmentArgs, absSegmentArgs, absVideoSegmentAr
 import { planAbs, segmentWindow } from './plan.js';
 
 const input: SourceInput = { url: 'http://127.0.0.1:9/source', demuxer: 'mov' };
-const info: MediaInfo = {
-  formatName: 'mov',
-  duration: 14.014,
-  bitRate: 0,
-  size: 1,
-  streamCount: 2,
-  video: {
-    codec: 'h264',
-    codedWidth: 1280,
-    codedHeight: 720,
-    width: 1280,
-    height: 720,
-    rotation: 0,
-    frameRate: 30000 / 1001,
-    pixelFormat: 'yuv420p',
-    bitRate: 0,
-  },
-  audio: { codec: 'aac', sampleRate: 48_000, channels: 2, bitRate: 0 },
-};
+const info: MediaInfo = mediaInfo({ duration: 14.014, fps: 30000 / 1001, formatName: 'mov' });
 
 function argAfter(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);

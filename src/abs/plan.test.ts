@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { mediaInfo } from '../../test/support/media-info.js';
 import { BadRequestError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
 import {
@@ -15,29 +16,13 @@ import {
 function source(
   overrides: { width?: number; height?: number; fps?: number; duration?: number; audio?: boolean } = {},
 ): MediaInfo {
-  const width = overrides.width ?? 1920;
-  const height = overrides.height ?? 1080;
-  return {
-    formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
+  return mediaInfo({
+    width: overrides.width ?? 1920,
+    height: overrides.height ?? 1080,
+    fps: overrides.fps,
     duration: overrides.duration ?? 30,
-    bitRate: 0,
-    size: 1,
-    streamCount: 2,
-    video: {
-      codec: 'h264',
-      codedWidth: width,
-      codedHeight: height,
-      width,
-      height,
-      rotation: 0,
-      frameRate: overrides.fps ?? 30,
-      pixelFormat: 'yuv420p',
-      bitRate: 0,
-    },
-    ...(overrides.audio === false
-      ? {}
-      : { audio: { codec: 'aac', sampleRate: 44_100, channels: 2, bitRate: 0 } }),
-  };
+    audio: overrides.audio === false ? false : 44_100,
+  });
 }
 
 describe('planAbs ladder', () => {

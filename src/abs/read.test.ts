@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { mediaInfo } from '../../test/support/media-info.js';
 import type { MediaInfo } from '../media/types.js';
 import { STREAMING_HEIGHTS } from '../url/params.js';
 import {
@@ -24,25 +25,7 @@ const QUERY = 'tr=sr-240_360_720&ik-t=1999999999&ik-s=0123abcd&x=a$b';
 
 function source(options: { duration: number; fps: number; height: number; audio: boolean }): MediaInfo {
   const width = Math.round((options.height * 16) / 9 / 2) * 2;
-  return {
-    formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
-    duration: options.duration,
-    bitRate: 0,
-    size: 1,
-    streamCount: options.audio ? 2 : 1,
-    video: {
-      codec: 'h264',
-      codedWidth: width,
-      codedHeight: options.height,
-      width,
-      height: options.height,
-      rotation: 0,
-      frameRate: options.fps,
-      pixelFormat: 'yuv420p',
-      bitRate: 0,
-    },
-    ...(options.audio ? { audio: { codec: 'aac', sampleRate: 44_100, channels: 2, bitRate: 0 } } : {}),
-  };
+  return mediaInfo({ ...options, width, audio: options.audio && 44_100 });
 }
 
 /** Track heights of a plan in the order the manifests write them (audio, 0, separately). */

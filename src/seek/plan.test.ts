@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { mediaInfo } from '../../test/support/media-info.js';
 import type { MediaInfo } from '../media/types.js';
 import { MAX_TILES, planSprites, seekThumbnailTrack } from './plan.js';
 
@@ -9,24 +10,7 @@ const limits = {
   maxSourceStreams: 16,
 };
 function source(duration: number, width = 1280, height = 720): MediaInfo {
-  return {
-    formatName: 'mov',
-    duration,
-    bitRate: 0,
-    size: 1,
-    streamCount: 1,
-    video: {
-      codec: 'h264',
-      codedWidth: width,
-      codedHeight: height,
-      width,
-      height,
-      rotation: 0,
-      frameRate: 30,
-      pixelFormat: 'yuv420p',
-      bitRate: 0,
-    },
-  };
+  return mediaInfo({ duration, width, height, audio: false, formatName: 'mov' });
 }
 
 describe('planSprites', () => {

@@ -24,6 +24,7 @@ import type { ProxyRequest } from '../../src/url/types.js';
 import { expectJsonError, fetchBytes } from '../integration/helpers.js';
 import { ffprobeCsv, REAL_FFMPEG } from '../support/ffprobe.js';
 import { FIXTURES_DIR } from '../support/fixtures.js';
+import { mediaInfo } from '../support/media-info.js';
 import { useProxy } from '../support/proxy.js';
 
 /**
@@ -45,25 +46,7 @@ const LIMITS: PlanLimits = {
   maxSourceStreams: 16,
 };
 /** fixtures/sample.mp4 as the planner sees it (fixtures/manifest.json). */
-const SAMPLE_INFO: MediaInfo = {
-  formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
-  duration: 12,
-  bitRate: 0,
-  size: 0,
-  streamCount: 2,
-  video: {
-    codec: 'h264',
-    codedWidth: 1280,
-    codedHeight: 720,
-    width: 1280,
-    height: 720,
-    rotation: 0,
-    frameRate: 30,
-    pixelFormat: 'yuv420p',
-    bitRate: 0,
-  },
-  audio: { codec: 'aac', sampleRate: 48_000, channels: 2, bitRate: 0 },
-};
+const SAMPLE_INFO: MediaInfo = mediaInfo({ duration: 12 });
 
 function request(kind: 'thumbnail' | 'video', tr: string): ProxyRequest {
   return {
