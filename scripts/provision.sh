@@ -2,10 +2,11 @@
 # Makes this machine able to build, run and test the proxy. Idempotent: when everything is present it
 # only checks and returns in well under a second.
 #
-#   scripts/provision.sh [--browser] [--bench]
+#   scripts/provision.sh [--browser] [--servers] [--bench]
 #     (always)   Node.js >= 20, ffmpeg/ffprobe >= 5, npm dependencies (npm ci when node_modules is
 #                missing or older than package-lock.json)
 #     --browser  chromium, for the browser playback tests
+#     --servers  nginx-light and varnish, for the fleet and CDN tests (they run the real servers)
 #     --bench    nginx-light and wrk, for the benchmarks
 #
 # On Debian/Ubuntu as root it installs what is missing with apt (one `apt-get update`, only when an
@@ -15,17 +16,19 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 want_browser=false
+want_servers=false
 want_bench=false
 for argument in "$@"; do
   case "$argument" in
     --browser) want_browser=true ;;
+    --servers) want_servers=true ;;
     --bench) want_bench=true ;;
     -h | --help)
-      sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "provision: unknown option '$argument' (expected --browser, --bench)" >&2
+      echo "provision: unknown option '$argument' (expected --browser, --servers, --bench)" >&2
       exit 2
       ;;
   esac
@@ -65,6 +68,10 @@ need_package() {
 need_package ffmpeg ffmpeg
 need_package ffmpeg ffprobe
 if $want_browser; then need_package chromium chromium; fi
+if $want_servers; then
+  need_package nginx-light nginx
+  need_package varnish varnishd
+fi
 if $want_bench; then
   need_package nginx-light nginx
   need_package wrk wrk

@@ -5,6 +5,6 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-./scripts/provision.sh --browser
+./scripts/provision.sh --browser --servers
 npm run lint
 exec npm test -- "$@"
