@@ -3,7 +3,18 @@ import type { Expression, ExprOperator, ExprVariable } from './types.js';
 import { clip } from './validators.js';
 
 /** Every variable the grammar knows; which ones a parameter may use is decided by the parameter. */
-export const EXPRESSION_VARIABLES: readonly ExprVariable[] = ['iw', 'ih', 'iar', 'idu'];
+export const EXPRESSION_VARIABLES: readonly ExprVariable[] = [
+  'iw',
+  'ih',
+  'iar',
+  'idu',
+  'bw',
+  'bh',
+  'bar',
+  'bdu',
+  'cw',
+  'ch',
+];
 /** Operators, written between operands with `_` (`iw_div_2`). */
 export const EXPRESSION_OPERATORS: readonly ExprOperator[] = ['add', 'sub', 'mul', 'div', 'mod', 'pow'];
 

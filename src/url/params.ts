@@ -13,8 +13,8 @@ import type {
 } from './types.js';
 import { decimal, hexColor, integerIn, invalid, oneOf } from './validators.js';
 
-/** A key of `TransformParams`, i.e. a parameter the proxy understands. */
-export type ParamKey = keyof TransformParams;
+/** A key of `TransformParams`, i.e. a parameter the proxy understands (layers are parsed apart). */
+export type ParamKey = Exclude<keyof TransformParams, 'layers'>;
 
 /** Largest width or height in pixels a URL may ask for; larger is a typo or an attack. */
 export const MAX_DIMENSION = 16384;

@@ -1,4 +1,5 @@
 import { BadRequestError, InvalidParameterError } from '../errors.js';
+import { serializeLayer, splitLayers } from '../layers/grammar.js';
 import { isParamKey, PARAM_ORDER, PARAMS, type ParamKey } from './params.js';
 import type { NamedTransformations, TimeValue, TransformParams } from './types.js';
 import { clip } from './validators.js';
@@ -112,7 +113,8 @@ function checkCodecs(p: TransformParams): void {
 /** Rules between parameters that hold whatever the URL suffix is. */
 function checkCombinations(p: TransformParams): void {
   if (p.orig) {
-    const others = PARAM_ORDER.filter((key) => key !== 'orig' && p[key] !== undefined);
+    const others: string[] = PARAM_ORDER.filter((key) => key !== 'orig' && p[key] !== undefined);
+    if (p.layers) others.push('l');
     if (others.length > 0) {
       throw new BadRequestError(
         `orig-true cannot be combined with other parameters (${others.join(', ')})`,
@@ -149,7 +151,9 @@ export function parseTransformation(tr: string, named: NamedTransformations): Tr
     throw new BadRequestError(`Transformation is longer than ${MAX_TR_LENGTH} characters`, 'tr');
   }
   const params: Record<string, unknown> = {};
-  for (const { key, value } of tokenize(tr, named, [])) {
+  const { base, layers } = splitLayers(tokenize(tr, named, []));
+  if (layers.length > 0) params.layers = layers;
+  for (const { key, value } of base) {
     if (!isParamKey(key))
       throw new BadRequestError(`Unknown transformation parameter '${clip(key)}'`, clip(key));
     if (params[key] !== undefined) {
@@ -176,5 +180,6 @@ export function serializeParams(params: TransformParams): string {
     const spec = PARAMS[key] as { serialize(v: NonNullable<TransformParams[ParamKey]>): string };
     parts.push(`${key}-${spec.serialize(value)}`);
   }
+  for (const layer of params.layers ?? []) parts.push(serializeLayer(layer));
   return parts.join(',');
 }

@@ -4,6 +4,8 @@
  * `parseTransformation(serializeParams(p)) == p`.
  */
 
+import type { Layer } from '../layers/types.js';
+
 /** Which output a URL asks for, decided by the suffix after the source path. */
 export type Suffix =
   | { kind: 'video' } // no suffix (or /ik-video.mp4): the source, transformed or original
@@ -17,8 +19,11 @@ export type Suffix =
   | { kind: 'sprite'; index: number } // /ik-sprite-<index>.jpg
   | { kind: 'metadata' }; // /ik-metadata.json
 
-/** Variables an arithmetic expression may use. */
-export type ExprVariable = 'iw' | 'ih' | 'iar' | 'idu';
+/**
+ * Variables an arithmetic expression may use: the input's (`iw`...) for the base, and inside a
+ * layer the base frame's (`bw`, `bh`, `bar`, `bdu`) and the layer's own (`cw`, `ch`).
+ */
+export type ExprVariable = 'iw' | 'ih' | 'iar' | 'idu' | 'bw' | 'bh' | 'bar' | 'bdu' | 'cw' | 'ch';
 export type ExprOperator = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'pow';
 
 /** `iw_div_2_add_10`: operands and operators, evaluated left to right as ImageKit does. */
@@ -82,6 +87,8 @@ export interface TransformParams {
   sr?: number[];
   /** `orig-true`: serve the original bytes. */
   orig?: true;
+  /** `l-<type>` ... `l-end`, in chain order (see `src/layers/`). */
+  layers?: Layer[];
 }
 
 /** A parsed and validated request. */
