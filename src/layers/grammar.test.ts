@@ -135,7 +135,11 @@ describe('layer grammar', () => {
   test('property: any text survives the canonical round trip literally', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 80 }), (text) => {
-        fc.pre(!/[\0-\x08\x0B-\x1F\x7F]/.test(text) && !text.includes('\uFFFD') && Buffer.from(text).toString('utf8') === text);
+        fc.pre(
+          !/[\0-\x08\x0B-\x1F\x7F]/.test(text) &&
+            !text.includes('\uFFFD') &&
+            Buffer.from(text).toString('utf8') === text,
+        );
         const tr = `l-text,ie-${Buffer.from(text).toString('base64')},l-end`;
         const p = parse(tr);
         expect(p.layers?.[0]?.input).toEqual({ kind: 'text', text });
