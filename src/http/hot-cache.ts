@@ -10,6 +10,8 @@ export interface HotEntry {
   kind: string;
   /** Epoch milliseconds after which the entry must not be used. */
   expires: number;
+  /** A signed URL's `ik-t` (epoch seconds): its `Cache-Control` is cut again at each replay. */
+  signedUntil?: number;
 }
 
 /** Sizing of the hot response cache. */
@@ -54,14 +56,19 @@ export class HotResponses {
   }
 
   /** Stores an answer; `signedUntil` (seconds) caps the lifetime of a URL carrying `ik-t`. */
-  remember(url: string, entry: Omit<HotEntry, 'expires'>, signedUntil?: number, now = Date.now()): void {
+  remember(
+    url: string,
+    entry: Omit<HotEntry, 'expires' | 'signedUntil'>,
+    signedUntil?: number,
+    now = Date.now(),
+  ): void {
     if (this.#ttlMs <= 0 || entry.body.length === 0 || entry.body.length > this.#maxItemBytes) return;
     const expires = Math.min(
       now + this.#ttlMs,
       signedUntil === undefined ? Number.POSITIVE_INFINITY : signedUntil * 1000,
     );
     if (expires <= now) return;
-    this.#entries.set(url, { ...entry, expires });
+    this.#entries.set(url, { ...entry, expires, signedUntil });
   }
 
   get size(): number {

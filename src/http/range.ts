@@ -30,3 +30,18 @@ export function parseRangeHeader(
   if (start >= size) return 'unsatisfiable';
   return { start, end: Math.min(end, size - 1) };
 }
+
+/**
+ * Reads a `Range` header for a body whose length is not known yet (an output still encoding):
+ * `bytes=a-b` or `bytes=a-`. A suffix range (`bytes=-n`) needs the length, and a multi-range or
+ * malformed header is served whole, so both give `undefined`.
+ */
+export function parseOpenRange(header: string | undefined): { start: number; end?: number } | undefined {
+  if (header === undefined) return undefined;
+  const match = SINGLE_RANGE.exec(header.trim());
+  if (!match?.[1]) return undefined;
+  const start = Number(match[1]);
+  if (!match[2]) return { start };
+  const end = Number(match[2]);
+  return end < start ? undefined : { start, end };
+}

@@ -30,7 +30,8 @@ export function appendServerTiming(existing: string | null, name: string, millis
 /** Headers every response carries so players on other origins (hls.js, dash.js) can read it. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Cache',
+  'Access-Control-Expose-Headers':
+    'Content-Length, Content-Range, Accept-Ranges, ETag, Cache-Status, X-Cache',
 };
 
 interface RequestState {

@@ -12,8 +12,10 @@ import { forwardedQuery } from '../url/query.js';
 import { parseRequestUrl } from '../url/request.js';
 import { verifySignature } from '../url/signature.js';
 import type { NamedTransformations } from '../url/types.js';
+import { CACHE_STATUS, cachingHeaders, cappedCacheControl, signedExpiry } from './cache-headers.js';
 import type { HotResponses } from './hot-cache.js';
 import { createPlaygroundApp, type PlaygroundDeps } from './playground/index.js';
+import { parseOpenRange } from './range.js';
 import { CORS_HEADERS, chooseRequestId, noteOutcome, requestHeaders, requestLog } from './request-log.js';
 import { type Answer, answerWithBody, errorResponse, etagListMatches, servableFromMeta } from './respond.js';
 
@@ -86,7 +88,18 @@ export function hotFetch(
     const ifNoneMatch = header('if-none-match');
     const notModified = ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, entry.etag);
     const status = notModified ? 304 : 200;
-    const headers = { ...entry.headers, 'X-Request-Id': id, 'Server-Timing': 'hot;dur=0.0' };
+    const headers: Record<string, string> = {
+      ...entry.headers,
+      'X-Request-Id': id,
+      'Server-Timing': 'hot;dur=0.0',
+    };
+    if (entry.signedUntil !== undefined) {
+      headers['Cache-Control'] = cappedCacheControl(
+        entry.headers['Cache-Control'] ?? '',
+        entry.signedUntil,
+        Date.now() / 1000,
+      );
+    }
     const response = new Response(notModified || method === 'HEAD' ? null : entry.body, { status, headers });
     deps.onRequest?.(entry.kind, status, (performance.now() - started) / 1000, 'HIT-MEMORY');
     if (deps.log.isLevelEnabled?.('info') ?? true) {
@@ -109,10 +122,15 @@ function rememberHot(
 ): void {
   const { 'X-Request-Id': _id, 'Server-Timing': _timing, ...stable } = answer.headers;
   if (Object.keys(stable).some((name) => name.toLowerCase() === 'vary') || !answer.body) return;
-  const signedUntil = ikT && /^\d+$/.test(ikT) ? Number(ikT) : undefined;
+  const signedUntil = signedExpiry(ikT);
   hot.remember(
     requestUrl,
-    { body: answer.body, headers: { ...stable, 'X-Cache': 'HIT-MEMORY' }, etag: stable.ETag ?? '', kind },
+    {
+      body: answer.body,
+      headers: { ...stable, 'Cache-Status': CACHE_STATUS.hit, 'X-Cache': 'HIT-MEMORY' },
+      etag: stable.ETag ?? '',
+      kind,
+    },
     signedUntil,
   );
 }
@@ -127,11 +145,25 @@ const ORIGINAL_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; sandbox",
 };
 
+/** True while the output is still being encoded: no length yet, so no shared cache keeps it. */
+function isGrowing(delivery: Delivery): boolean {
+  return delivery.kind === 'live' || delivery.kind === 'head' || delivery.kind === 'live-range';
+}
+
 /** The `X-Cache` label of a delivery (also the metrics' cache result). */
 function cacheLabel(delivery: Delivery): string {
   if (delivery.kind === 'original') return 'ORIGIN';
-  if (delivery.kind === 'live' || delivery.kind === 'head') return 'MISS-STREAMING';
-  return delivery.cacheStatus === 'HIT' ? `HIT-${delivery.object.tier.toUpperCase()}` : 'MISS';
+  if (isGrowing(delivery)) return 'MISS-STREAMING';
+  return delivery.kind === 'output' && delivery.cacheStatus === 'HIT'
+    ? `HIT-${delivery.object.tier.toUpperCase()}`
+    : 'MISS';
+}
+
+/** The RFC 9211 `Cache-Status` entry of a delivery. */
+function cacheStatusOf(delivery: Delivery): string {
+  if (delivery.kind === 'original') return CACHE_STATUS.original;
+  if (isGrowing(delivery)) return CACHE_STATUS.streaming;
+  return delivery.kind === 'output' && delivery.cacheStatus === 'HIT' ? CACHE_STATUS.hit : CACHE_STATUS.miss;
 }
 
 function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, string>): Answer {
@@ -153,6 +185,20 @@ function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, 
       },
     );
   }
+  if (delivery.kind === 'live-range') {
+    // Part of an output still encoding: its total length is not known yet (RFC 9110 `*`).
+    const end = delivery.start + delivery.body.length - 1;
+    const partial: Record<string, string> = {
+      ...headers,
+      'Content-Type': delivery.meta.contentType,
+      ...(delivery.meta.headers ?? {}),
+      ETag: delivery.meta.etag,
+      'Accept-Ranges': 'bytes',
+      'Content-Range': `bytes ${delivery.start}-${end}/*`,
+      'Content-Length': String(delivery.body.length),
+    };
+    return { status: 206, headers: partial, body: c.req.method === 'HEAD' ? undefined : delivery.body };
+  }
   if (delivery.kind === 'live' || delivery.kind === 'head') {
     // Still encoding: stream the growing output. An mp4 streams its final bytes (ETag known,
     // ranges valid later); a WebM is re-indexed after the encode, so its streamed copy must not
@@ -167,7 +213,6 @@ function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, 
       live['Accept-Ranges'] = 'bytes';
     } else {
       live['Accept-Ranges'] = 'none';
-      live['Cache-Control'] = 'no-store';
     }
     if (delivery.kind === 'head' || c.req.method === 'HEAD') return { status: 200, headers: live };
     return { status: 200, headers: live, stream: async () => delivery.open() };
@@ -278,6 +323,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       const delivery = await deps.service.deliver(request, {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
+        range: c.req.header('if-range') ? undefined : parseOpenRange(range),
         headOnly: c.req.method === 'HEAD',
         forwardedQuery: forwardedQuery({ search: url.search, canonical: request.canonical, signed }),
         // Lazy: building the full Request object is measurable on the cache-hit path.
@@ -290,7 +336,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
       const headers: Record<string, string> = {
         ...CORS_HEADERS,
         ...requestHeaders(c, { ...timings }),
-        'Cache-Control': deps.cacheControl,
+        ...cachingHeaders(deps.cacheControl, isGrowing(delivery), signedExpiry(url.searchParams.get('ik-t'))),
+        'Cache-Status': cacheStatusOf(delivery),
         'X-Cache': label,
       };
       const answer = answerDelivery(c, delivery, headers);

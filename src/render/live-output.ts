@@ -137,6 +137,52 @@ export class LiveOutput {
     return this.#state !== 'failed' && this.#handle !== undefined;
   }
 
+  /**
+   * Resolves once at least `count` bytes are written, the encode has ended, or `timeoutMs` has
+   * passed, whichever comes first (the caller reads `written` to see which).
+   */
+  async waitForBytes(count: number, timeoutMs: number): Promise<void> {
+    if (this.#written >= count || this.#state !== 'open') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#events.off('change', check);
+        resolve();
+      };
+      const check = () => {
+        if (this.#written >= count || this.#state !== 'open') done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#events.on('change', check);
+    });
+  }
+
+  /**
+   * Up to `length` bytes already written from `position` (fewer at the end of what is written),
+   * read from the writer's own descriptor, so a rename into the cache cannot pull the file away.
+   */
+  async readAt(position: number, length: number): Promise<Buffer> {
+    if (!this.readable) throw new Error('LiveOutput is no longer readable');
+    const wanted = Math.max(0, Math.min(length, this.#written - position));
+    this.#readers++;
+    try {
+      const file = this.#handle;
+      if (!file) throw new Error('LiveOutput closed under a reader');
+      const buffer = Buffer.allocUnsafe(wanted);
+      let filled = 0;
+      while (filled < wanted) {
+        const { bytesRead } = await file.read(buffer, filled, wanted - filled, position + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return buffer.subarray(0, filled);
+    } finally {
+      this.#readers--;
+      this.#emitIfIdle();
+      this.#closeIfUnused();
+    }
+  }
+
   /** A stream of the whole output from byte 0, following the file as it grows. */
   reader(): Readable {
     if (!this.readable) throw new Error('LiveOutput is no longer readable');

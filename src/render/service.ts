@@ -54,6 +54,8 @@ export interface ClientHints {
   userAgent?: string;
   /** True when the client asked for a byte range other than the whole body from 0. */
   partialRange?: boolean;
+  /** That range (`end` absent for `bytes=a-`), when it is one range from a known first byte. */
+  range?: { start: number; end?: number };
   /** True for HEAD: answered from what is known, never by starting an encode nobody will read. */
   headOnly?: boolean;
   /** The request's query string (`?tr=...&ik-s=...`); only `tr`, `ik-t` and `ik-s` are ever used. */
@@ -94,6 +96,8 @@ async function timed<T>(timings: Timings | undefined, phase: keyof Timings, work
 export type Delivery =
   | { kind: 'output'; object: CachedObject; cacheStatus: 'HIT' | 'MISS' }
   | { kind: 'live'; meta: CacheMeta; open(): Readable }
+  /** Bytes `start`.. of an output still encoding, already written (length of the whole unknown). */
+  | { kind: 'live-range'; meta: CacheMeta; start: number; body: Buffer }
   /** HEAD of an output being (or about to be) encoded: its headers, no body. */
   | { kind: 'head'; meta: CacheMeta }
   | {
@@ -132,6 +136,13 @@ function bufferObject(meta: CacheMeta, body: Buffer): CachedObject {
     },
   };
 }
+
+/** How long a range near the written end of a growing output waits for its bytes. */
+export const GROWING_RANGE_WAIT_MS = 20_000;
+/** A range of a growing output starting this far past its written end waits for it; further is served whole. */
+export const GROWING_RANGE_NEAR_BYTES = 2 * 1024 * 1024;
+/** Most bytes one answer from a growing output carries; the player asks again for the rest. */
+export const GROWING_RANGE_MAX_BYTES = 4 * 1024 * 1024;
 
 /** A strong ETag derived from what identifies an output. */
 export function outputEtag(key: string): string {
@@ -327,7 +338,13 @@ export class RenderService {
     try {
       const meta = await job.meta;
       if (hints.headOnly) return { kind: 'head', meta };
-      if (hints.partialRange || !live.readable) {
+      if (hints.partialRange && live.readable && !live.finished) {
+        const partial = await this.#growingRange(live, meta, hints.range);
+        if (partial) return partial;
+        // A range far ahead of the encode, or of a WebM whose streamed bytes are not its final
+        // ones: the whole body, streamed now (RFC 9110 lets a server ignore Range), rather than
+        // a wait for the whole encode.
+      } else if (hints.partialRange || !live.readable) {
         await live.completion;
         await job.stored;
         const stored = await this.#cacheGet(key);
@@ -349,6 +366,29 @@ export class RenderService {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A range of an output that is still encoding, answered from what is written. A range that
+   * starts at most `GROWING_RANGE_NEAR_BYTES` past the written end (Safari's `bytes=0-1` probe, a
+   * player reading on) waits for its bytes, at most `GROWING_RANGE_WAIT_MS`, and gets the part
+   * that exists (at most `GROWING_RANGE_MAX_BYTES`; the player asks again for the rest).
+   * `undefined` (serve it whole, at once) for a range further ahead, or when the streamed bytes
+   * are not the final ones (no ETag: a WebM is re-indexed after its encode).
+   */
+  async #growingRange(
+    live: LiveOutput,
+    meta: CacheMeta,
+    range: ClientHints['range'],
+  ): Promise<Delivery | undefined> {
+    if (!range || !meta.etag || range.start > live.written + GROWING_RANGE_NEAR_BYTES) return undefined;
+    const cap = range.start + GROWING_RANGE_MAX_BYTES - 1;
+    await live.waitForBytes(Math.min(range.end ?? range.start, cap) + 1, GROWING_RANGE_WAIT_MS);
+    if (live.written <= range.start || !live.readable) return undefined;
+    const end = Math.min(range.end ?? cap, live.written - 1, cap);
+    const body = await live.readAt(range.start, end - range.start + 1);
+    if (body.length === 0) return undefined;
+    return { kind: 'live-range', meta, start: range.start, body };
   }
 
   #streamMeta(
