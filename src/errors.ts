@@ -75,6 +75,20 @@ export class NotFoundError extends ProxyError {
   }
 }
 
+/** 405: the method is not possible here (e.g. writing to a read-only origin). */
+export class MethodNotAllowedError extends ProxyError {
+  constructor(message: string) {
+    super(405, 'method_not_allowed', message);
+  }
+}
+
+/** 409: the write would replace something the request asked to keep (e.g. `overwriteFile=false`). */
+export class ConflictError extends ProxyError {
+  constructor(message: string, code = 'conflict') {
+    super(409, code, message);
+  }
+}
+
 /** 413: the source is larger than a configured limit. */
 export class PayloadTooLargeError extends ProxyError {
   constructor(message: string) {

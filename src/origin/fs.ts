@@ -4,10 +4,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { NotFoundError, OriginError, ProxyError, RangeNotSatisfiableError } from '../errors.js';
 import { contentTypeFromPath } from './content-type.js';
+import { FsWriter } from './fs-writer.js';
 import { ORIGIN_MESSAGES } from './messages.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
 import { windowStream } from './stream.js';
-import type { ByteRange, Origin, SourceListing, SourceStat } from './types.js';
+import type { ByteRange, Origin, OriginWriter, SourceListing, SourceStat } from './types.js';
 
 /** errno codes that mean "there is no such file here" rather than "the disk is unwell". */
 const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
@@ -48,10 +49,13 @@ export class FsOrigin implements Origin {
   readonly kind = 'fs';
   readonly #root: string;
   #realRoot: Promise<string> | undefined;
+  /** Uploads and records (see `FsWriter`). */
+  readonly writer: OriginWriter;
 
   /** @param root folder holding the sources; resolved against the working directory. */
   constructor(root: string) {
     this.#root = path.resolve(root);
+    this.writer = new FsWriter(this.#root, (folder) => new FsOrigin(folder));
   }
 
   #rootReal(): Promise<string> {

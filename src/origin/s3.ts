@@ -16,9 +16,10 @@ import {
 } from '../errors.js';
 import { chooseContentType } from './content-type.js';
 import { ORIGIN_MESSAGES } from './messages.js';
+import { S3Writer } from './s3-writer.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
 import { windowStream } from './stream.js';
-import type { ByteRange, Origin, SourceListing, SourceStat } from './types.js';
+import type { ByteRange, Origin, OriginWriter, SourceListing, SourceStat } from './types.js';
 
 /** Where an S3 origin reads from and how it reaches the service. */
 export interface S3OriginOptions {
@@ -82,6 +83,8 @@ export class S3Origin implements Origin {
   readonly #ownsClient: boolean;
   readonly #endpoint: string | undefined;
   #bucketSeen = false;
+  /** Uploads and records (see `S3Writer`). */
+  readonly writer: OriginWriter;
 
   constructor(options: S3OriginOptions) {
     this.#bucket = options.bucket;
@@ -106,6 +109,14 @@ export class S3Origin implements Origin {
           socketTimeout: options.timeoutMs,
         },
       });
+    this.writer = new S3Writer({
+      client: this.#client,
+      bucket: this.#bucket,
+      prefix: this.#prefix,
+      call: (call, signal) => this.#call(call, signal),
+      translate: (error) => this.#translate(error),
+      readPrefix: (prefix) => new S3Origin({ ...options, prefix, client: this.#client }),
+    });
   }
 
   #key(source: string): string {
