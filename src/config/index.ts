@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import type { NamedTransformations } from '../url/types.js';
+import { type ApiConfig, loadApiConfig } from './api.js';
 
 /** Where sources come from, decided by the form of `ORIGIN`. */
 export type OriginConfig =
@@ -50,6 +51,8 @@ export interface Config {
   segmentSeconds: number;
   /** Serve the playground page at `/playground` (and redirect `/` there). */
   playground: boolean;
+  /** The upload and media library API (`API_PRIVATE_KEY` and friends, see `config/api.ts`). */
+  api: ApiConfig;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -279,6 +282,12 @@ export function loadConfig(env: Env = process.env): Config {
   ) {
     v.memoryCacheMaxItemBytes = v.memoryCacheMaxBytes;
   }
+  const api = loadApiConfig(env, {
+    maxSourceBytes: v.maxSourceBytes ?? Number.MAX_SAFE_INTEGER,
+    bytes,
+    seconds,
+  });
+  problems.push(...api.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: v.port!,
@@ -312,5 +321,6 @@ export function loadConfig(env: Env = process.env): Config {
     namedTransformations: v.namedTransformations ?? {},
     segmentSeconds: v.segmentSeconds!,
     playground: v.playground ?? (v.signingKey ?? []).length === 0,
+    api: api.config,
   };
 }
