@@ -16,7 +16,9 @@ const EXIT_CONFIG = 78;
 
 function describeOrigin(config: Config): string {
   if (config.origin.kind === 'fs') return config.origin.root;
-  if (config.origin.kind === 's3') return `s3://${config.origin.bucket}/${config.origin.prefix}`;
+  if (config.origin.kind === 's3' || config.origin.kind === 'gs')
+    return `${config.origin.kind}://${config.origin.bucket}/${config.origin.prefix}`;
+  if (config.origin.kind === 'azure') return `azure://${config.origin.container}/${config.origin.prefix}`;
   return config.origin.baseUrl;
 }
 

@@ -232,5 +232,5 @@ export class TieredStore implements CacheStore {
 
 /** The shared tier, written in the background because it is slow and not needed to answer. */
 function isRemote(store: CacheStore): boolean {
-  return store.tier === 's3';
+  return store.tier === 's3' || store.tier === 'azure';
 }

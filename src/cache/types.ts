@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../origin/types.js';
 
-/** Which tier answered; surfaced in `X-Cache`. */
-export type CacheTier = 'memory' | 'disk' | 's3';
+/** Which tier answered; surfaced in `X-Cache` (`HIT-S3` also for a `gs://` result bucket). */
+export type CacheTier = 'memory' | 'disk' | 's3' | 'azure';
 
 /** What is stored beside every cached body. */
 export interface CacheMeta {

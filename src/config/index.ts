@@ -1,14 +1,36 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import type { AzureAuth } from '../origin/azure.js';
 import type { NamedTransformations } from '../url/types.js';
-import { type ApiConfig, loadApiConfig } from './api.js';
 
 /** Where sources come from, decided by the form of `ORIGIN`. */
 export type OriginConfig =
   | { kind: 'fs'; root: string }
   | { kind: 's3'; bucket: string; prefix: string }
+  /** Google Cloud Storage through its S3-compatible XML API: the S3 adapter with `Config.gcs`. */
+  | { kind: 'gs'; bucket: string; prefix: string }
+  | { kind: 'azure'; container: string; prefix: string }
   | { kind: 'http'; baseUrl: string };
+
+/** How the S3 adapter reaches an S3-compatible service. */
+export interface S3Connection {
+  endpoint?: string;
+  forcePathStyle: boolean;
+  region: string;
+}
+
+/** A bucket or container holding the shared result tier (`RESULT_BUCKET`). */
+export interface ResultBucketConfig {
+  kind: 's3' | 'gs' | 'azure';
+  /** The bucket, or the Azure container. */
+  bucket: string;
+  /** `''` or ending in `/`. */
+  prefix: string;
+}
+
+/** Google Cloud Storage's XML API endpoint, which accepts S3 requests signed with HMAC keys. */
+export const GCS_ENDPOINT = 'https://storage.googleapis.com';
 
 /** The whole, validated configuration. Built once at start-up by `loadConfig`. */
 export interface Config {
@@ -24,13 +46,20 @@ export interface Config {
   originTimeoutMs: number;
   /** How long a source's size and version are trusted before the origin is asked again. */
   sourceTtlMs: number;
-  s3: { endpoint?: string; forcePathStyle: boolean; region: string };
+  s3: S3Connection;
+  /**
+   * The S3 settings for `gs://` locations: `https://storage.googleapis.com`, path-style, region
+   * `auto`, each overridden by `S3_ENDPOINT`, `S3_FORCE_PATH_STYLE` and `AWS_REGION` when set.
+   */
+  gcs: S3Connection;
+  /** Credentials for `azure://` locations; set whenever `ORIGIN` or `RESULT_BUCKET` is one. */
+  azure?: AzureAuth;
   cacheDir: string;
   cacheMaxBytes: number;
   memoryCacheMaxBytes: number;
   /** Largest single output the memory tier keeps. */
   memoryCacheMaxItemBytes: number;
-  resultBucket?: { bucket: string; prefix: string };
+  resultBucket?: ResultBucketConfig;
   /** Signing keys; the first signs, all verify (rotation). */
   signingKeys: string[];
   requireSignedUrls: boolean;
@@ -51,8 +80,6 @@ export interface Config {
   segmentSeconds: number;
   /** Serve the playground page at `/playground` (and redirect `/` there). */
   playground: boolean;
-  /** The upload and media library API (`API_PRIVATE_KEY` and friends, see `config/api.ts`). */
-  api: ApiConfig;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,6 +93,8 @@ interface Setting<T> {
   name: string;
   fallback: string | undefined;
   parse: (raw: string) => T;
+  /** A credential: a bad value is reported by name only, never echoed into logs. */
+  secret?: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -121,15 +150,27 @@ function text(raw: string): string {
   return raw;
 }
 
+/** `s3://b/p`, `gs://b/p`, `azure://c/p` -> kind, bucket (or container) and a `/`-ended prefix. */
+function parseStorageUrl(value: string): ResultBucketConfig | undefined {
+  const match = /^(s3|gs|azure):\/\/(.*)$/i.exec(value);
+  if (!match) return undefined;
+  const kind = match[1]!.toLowerCase() as ResultBucketConfig['kind'];
+  const [bucket, ...prefixParts] = match[2]!.split('/');
+  const noun = kind === 'azure' ? 'container' : 'bucket';
+  if (!bucket) throw new Error(`expected ${kind}://${noun} or ${kind}://${noun}/prefix`);
+  // Azure container names: 3-63 of [a-z0-9-]; S3 and GCS bucket names: 3-63 of [a-z0-9.-_].
+  const valid =
+    kind === 'azure' ? /^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/ : /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+  if (!valid.test(bucket)) throw new Error(`'${bucket}' is not a valid ${kind} ${noun} name`);
+  const prefix = prefixParts.filter(Boolean).join('/');
+  return { kind, bucket, prefix: prefix ? `${prefix}/` : '' };
+}
+
 function parseOrigin(raw: string): OriginConfig {
   const value = raw.trim();
-  if (value.startsWith('s3://')) {
-    const rest = value.slice('s3://'.length);
-    const [bucket, ...prefixParts] = rest.split('/');
-    if (!bucket) throw new Error('expected s3://bucket or s3://bucket/prefix');
-    const prefix = prefixParts.filter(Boolean).join('/');
-    return { kind: 's3', bucket, prefix: prefix ? `${prefix}/` : '' };
-  }
+  const storage = parseStorageUrl(value);
+  if (storage?.kind === 'azure') return { kind: 'azure', container: storage.bucket, prefix: storage.prefix };
+  if (storage) return { kind: storage.kind, bucket: storage.bucket, prefix: storage.prefix };
   if (/^https?:\/\//i.test(value)) {
     let url: URL;
     try {
@@ -143,7 +184,9 @@ function parseOrigin(raw: string): OriginConfig {
     return { kind: 'http', baseUrl: base.endsWith('/') ? base : `${base}/` };
   }
   if (value.includes('://'))
-    throw new Error('expected s3://bucket/prefix, https://host/base or a folder path');
+    throw new Error(
+      'expected s3://, gs:// or azure:// with a bucket and prefix, https://host/base or a folder path',
+    );
   return { kind: 'fs', root: path.resolve(value) };
 }
 
@@ -223,6 +266,15 @@ export const SETTINGS = {
   memoryCacheMaxBytes: { name: 'MEMORY_CACHE_MAX_BYTES', fallback: '256MB', parse: bytes },
   memoryCacheMaxItemBytes: { name: 'MEMORY_CACHE_MAX_ITEM_BYTES', fallback: '8MB', parse: bytes },
   resultBucket: { name: 'RESULT_BUCKET', fallback: undefined, parse: text },
+  azureConnectionString: {
+    name: 'AZURE_STORAGE_CONNECTION_STRING',
+    fallback: undefined,
+    parse: text,
+    secret: true,
+  },
+  azureAccount: { name: 'AZURE_STORAGE_ACCOUNT', fallback: undefined, parse: parseAzureAccount },
+  azureKey: { name: 'AZURE_STORAGE_KEY', fallback: undefined, parse: parseAzureKey, secret: true },
+  azureSas: { name: 'AZURE_STORAGE_SAS', fallback: undefined, parse: parseAzureSas, secret: true },
   signingKey: { name: 'SIGNING_KEY', fallback: '', parse: parseKeys },
   requireSignedUrls: { name: 'REQUIRE_SIGNED_URLS', fallback: 'false', parse: boolean },
   maxSourceBytes: { name: 'MAX_SOURCE_BYTES', fallback: '2GB', parse: bytes },
@@ -262,16 +314,14 @@ export function loadConfig(env: Env = process.env): Config {
     try {
       values[key] = setting.parse(raw);
     } catch (error) {
-      problems.push(`${setting.name}=${JSON.stringify(raw)}: ${(error as Error).message}`);
+      const shown = setting.secret ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${setting.name}=${shown}: ${(error as Error).message}`);
     }
   }
   const v = values as Parsed;
-  let resultBucket: Config['resultBucket'];
-  if (v.resultBucket) {
-    const match = /^(?:s3:\/\/)?([^/]+)\/?(.*)$/.exec(v.resultBucket.trim());
-    if (!match) problems.push(`RESULT_BUCKET=${JSON.stringify(v.resultBucket)}: expected s3://bucket/prefix`);
-    else resultBucket = { bucket: match[1]!, prefix: match[2] ? `${match[2].replace(/\/+$/, '')}/` : '' };
-  }
+  const resultBucket = v.resultBucket ? parseResultBucket(v.resultBucket, problems) : undefined;
+  const usesAzure = v.origin?.kind === 'azure' || resultBucket?.kind === 'azure';
+  const azure = azureAuth(v, usesAzure, problems);
   if (v.requireSignedUrls && v.signingKey && v.signingKey.length === 0) {
     problems.push('REQUIRE_SIGNED_URLS=true needs SIGNING_KEY to be set');
   }
@@ -282,12 +332,6 @@ export function loadConfig(env: Env = process.env): Config {
   ) {
     v.memoryCacheMaxItemBytes = v.memoryCacheMaxBytes;
   }
-  const api = loadApiConfig(env, {
-    maxSourceBytes: v.maxSourceBytes ?? Number.MAX_SAFE_INTEGER,
-    bytes,
-    seconds,
-  });
-  problems.push(...api.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: v.port!,
@@ -299,6 +343,12 @@ export function loadConfig(env: Env = process.env): Config {
     originTimeoutMs: v.originTimeout! * 1000,
     sourceTtlMs: v.sourceTtl! * 1000,
     s3: { endpoint: v.s3Endpoint, forcePathStyle: v.s3ForcePathStyle ?? false, region: v.awsRegion! },
+    gcs: {
+      endpoint: v.s3Endpoint ?? GCS_ENDPOINT,
+      forcePathStyle: isSet(env, SETTINGS.s3ForcePathStyle.name) ? (v.s3ForcePathStyle ?? true) : true,
+      region: isSet(env, SETTINGS.awsRegion.name) ? v.awsRegion! : 'auto',
+    },
+    azure,
     cacheDir: v.cacheDir!,
     cacheMaxBytes: v.cacheMaxBytes!,
     memoryCacheMaxBytes: v.memoryCacheMaxBytes!,
@@ -321,6 +371,93 @@ export function loadConfig(env: Env = process.env): Config {
     namedTransformations: v.namedTransformations ?? {},
     segmentSeconds: v.segmentSeconds!,
     playground: v.playground ?? (v.signingKey ?? []).length === 0,
-    api: api.config,
   };
+}
+
+function isSet(env: Env, name: string): boolean {
+  return env[name] !== undefined && env[name] !== '';
+}
+
+/** `RESULT_BUCKET`: `s3://`, `gs://` or `azure://`; a bare `bucket/prefix` still means S3. */
+function parseResultBucket(raw: string, problems: string[]): ResultBucketConfig | undefined {
+  const value = raw.trim();
+  try {
+    const parsed = parseStorageUrl(value.includes('://') ? value : `s3://${value}`);
+    if (parsed) return parsed;
+  } catch (error) {
+    problems.push(`RESULT_BUCKET=${JSON.stringify(raw)}: ${(error as Error).message}`);
+    return undefined;
+  }
+  problems.push(
+    `RESULT_BUCKET=${JSON.stringify(raw)}: expected s3://bucket/prefix, gs://bucket/prefix or azure://container/prefix`,
+  );
+  return undefined;
+}
+
+/** Azure storage account names: 3-24 lower-case letters and digits. */
+function parseAzureAccount(raw: string): string {
+  const value = raw.trim();
+  if (!/^[a-z0-9]{3,24}$/.test(value)) throw new Error('expected 3-24 lower-case letters and digits');
+  return value;
+}
+
+/** An account key is base64 (Azure's are 64 bytes); checked here so a paste error names the variable. */
+function parseAzureKey(raw: string): string {
+  const value = raw.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0)
+    throw new Error('expected the base64 account key from the portal (Access keys)');
+  return value;
+}
+
+/** A SAS token: the query string Azure hands out (`sv=...&sig=...`), with or without `?`. */
+function parseAzureSas(raw: string): string {
+  const value = raw.trim().replace(/^\?/, '');
+  const params = new URLSearchParams(value);
+  if (!params.get('sig') || !params.get('sv'))
+    throw new Error("expected a SAS token such as 'sv=...&sp=rl&sig=...' (the query string, not a URL)");
+  return value;
+}
+
+/**
+ * One way to sign in to Azure: a connection string, or an account with a key or a SAS token.
+ * Naming two ways at once, or a key or SAS without its account, is a problem to report; so is
+ * an `azure://` location without credentials.
+ */
+function azureAuth(
+  v: {
+    azureConnectionString?: string;
+    azureAccount?: string;
+    azureKey?: string;
+    azureSas?: string;
+  },
+  needed: boolean,
+  problems: string[],
+): AzureAuth | undefined {
+  const { azureConnectionString: connectionString, azureAccount: account, azureKey: key, azureSas: sas } = v;
+  const ways = [connectionString, key, sas].filter((value) => value !== undefined && value !== '').length;
+  if (ways > 1) {
+    problems.push(
+      'AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY and AZURE_STORAGE_SAS: set only one of them',
+    );
+    return undefined;
+  }
+  if (connectionString) {
+    if (!/(?:^|;)\s*(?:AccountName|BlobEndpoint|SharedAccessSignature)=/i.test(connectionString))
+      problems.push(
+        'AZURE_STORAGE_CONNECTION_STRING: expected a connection string such as DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...',
+      );
+    else return { kind: 'connection-string', connectionString };
+    return undefined;
+  }
+  if ((key || sas) && !account) {
+    problems.push(`${key ? 'AZURE_STORAGE_KEY' : 'AZURE_STORAGE_SAS'} needs AZURE_STORAGE_ACCOUNT to be set`);
+    return undefined;
+  }
+  if (account && key) return { kind: 'key', account, key };
+  if (account && sas) return { kind: 'sas', account, sas };
+  if (needed)
+    problems.push(
+      'azure:// in ORIGIN or RESULT_BUCKET needs AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS',
+    );
+  return undefined;
 }

@@ -1,9 +1,12 @@
 import type { Config } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import { AzureOrigin } from './azure.js';
 import { FsOrigin } from './fs.js';
 import { HttpOrigin } from './http.js';
 import { S3Origin } from './s3.js';
 import type { Origin } from './types.js';
 
+export { type AzureAuth, AzureOrigin, type AzureOriginOptions } from './azure.js';
 export { CountingOrigin, type OriginStats } from './counting.js';
 export { FsOrigin } from './fs.js';
 export { HttpOrigin, type HttpOriginOptions } from './http.js';
@@ -17,12 +20,25 @@ export function createOrigin(config: Config): Origin {
     case 'fs':
       return new FsOrigin(origin.root);
     case 's3':
+    case 'gs': {
+      // gs:// is the same adapter speaking to GCS's S3-compatible XML API (see `Config.gcs`).
+      const connection = origin.kind === 'gs' ? config.gcs : config.s3;
       return new S3Origin({
         bucket: origin.bucket,
         prefix: origin.prefix,
-        endpoint: config.s3.endpoint,
-        forcePathStyle: config.s3.forcePathStyle,
-        region: config.s3.region,
+        endpoint: connection.endpoint,
+        forcePathStyle: connection.forcePathStyle,
+        region: connection.region,
+        timeoutMs: config.originTimeoutMs,
+      });
+    }
+    case 'azure':
+      // loadConfig refuses an azure:// ORIGIN without credentials; a hand-built Config may not.
+      if (!config.azure) throw new ConfigError(['ORIGIN=azure://... needs Azure credentials']);
+      return new AzureOrigin({
+        container: origin.container,
+        prefix: origin.prefix,
+        auth: config.azure,
         timeoutMs: config.originTimeoutMs,
       });
     case 'http':

@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+
+/** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+/** A running Azurite blob service on 127.0.0.1 with a client pointed at it. */
+export interface TestAzurite {
+  /** `http://127.0.0.1:<port>/devstoreaccount1`: the account's blob endpoint. */
+  blobEndpoint: string;
+  connectionString: string;
+  client: BlobServiceClient;
+  /** Environment that makes the proxy talk to this server. */
+  env: Record<string, string>;
+  createContainer(name: string): Promise<void>;
+  putBlob(container: string, name: string, body: Buffer | string, contentType?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const BIN = path.resolve(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'azurite-blob');
+
+/** Waits for Azurite's "successfully listens on http://..." line and returns that URL. */
+function listeningUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(
+      () => fail(new Error(`Azurite did not start in ${timeoutMs} ms: ${output}`)),
+      timeoutMs,
+    );
+    function fail(error: Error): void {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(error);
+    }
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listens on (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => fail(new Error(`Azurite exited (${code}) before listening: ${output}`)));
+  });
+}
+
+/**
+ * Starts Azurite's blob service (from node_modules) on a free loopback port with its own temporary
+ * folder, like `startTestS3` does for s3rver.
+ */
+export async function startTestAzurite(): Promise<TestAzurite> {
+  const location = await mkdtemp(path.join(os.tmpdir(), 'azurite-'));
+  const child = spawn(
+    BIN,
+    [
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--location',
+      location,
+      '--skipApiVersionCheck',
+      '--loose',
+      '--silent',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let url: string;
+  try {
+    url = await listeningUrl(child, 30_000);
+  } catch (error) {
+    await rm(location, { recursive: true, force: true });
+    throw error;
+  }
+  const blobEndpoint = `${url}/${AZURITE_ACCOUNT}`;
+  const connectionString =
+    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};` +
+    `AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};`;
+  const client = BlobServiceClient.fromConnectionString(connectionString);
+  return {
+    blobEndpoint,
+    connectionString,
+    client,
+    env: { AZURE_STORAGE_CONNECTION_STRING: connectionString },
+    async createContainer(name) {
+      await client.getContainerClient(name).createIfNotExists();
+    },
+    async putBlob(container, name, body, contentType) {
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      await client
+        .getContainerClient(container)
+        .getBlockBlobClient(name)
+        .uploadData(bytes, { blobHTTPHeaders: contentType ? { blobContentType: contentType } : undefined });
+    },
+    async close() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(location, { recursive: true, force: true });
+    },
+  };
+}
