@@ -2,7 +2,9 @@ import { BadRequestError } from '../errors.js';
 import { runPipelineToBuffer } from '../media/runner.js';
 import type { BufferedKind, RequestOf } from '../outputs/types.js';
 import { serializeParams } from '../url/index.js';
-import type { ParamKey } from '../url/params.js';
+import { type ParamKey, STREAMING_HEIGHTS } from '../url/params.js';
+import { trQuery } from '../url/query.js';
+import type { TransformParams } from '../url/types.js';
 import { absInitArgs, absSegmentArgs } from './argv.js';
 import { splitInitAndMedia } from './fmp4.js';
 import { AUDIO_TRACK_HEIGHT } from './layout.js';
@@ -52,6 +54,30 @@ function requireTrack(plan: AbsPlan, height: number): void {
 }
 
 /**
+ * The query of the init and media segment URLs a playlist or manifest lists. A segment depends
+ * on its rendition (in its path), the source and the chain's other steps, never on the ladder
+ * that listed it; so an unsigned listing drops `sr` and one URL (one CDN object) serves every
+ * ladder that holds the rendition. A signed listing repeats its query as is: the signature
+ * covers it exactly. A listing reached without a query (`tr` in the path) adds none.
+ */
+export function segmentQuery(request: RequestOf<AbsKindName>, query: string): string {
+  if (query === '' || /(?:^|[?&])ik-s=/.test(query)) return query;
+  const canonical = serializeParams({ ...request.params, sr: undefined });
+  return canonical ? trQuery(canonical) : '';
+}
+
+/**
+ * The parameters a segment is planned with: its own rendition as the ladder (a ladder-free URL
+ * has none), or for audio, whose timing does not depend on the ladder, the listed ladder or the
+ * lowest rendition (any stream that has a manifest is at least that tall).
+ */
+function segmentParams(request: RequestOf<'abs-init' | 'abs-segment'>): TransformParams {
+  const height = request.suffix.height;
+  if (height !== AUDIO_TRACK_HEIGHT) return { ...request.params, sr: [height] };
+  return { ...request.params, sr: request.params.sr ?? [STREAMING_HEIGHTS[0]!] };
+}
+
+/**
  * A playlist or manifest: text from the probe alone. Its URLs repeat the forwarded query (`tr`,
  * `ik-t`, `ik-s` as given), so the key covers exactly that query and the segment length.
  */
@@ -95,7 +121,7 @@ function segmentKind<K extends 'abs-init' | 'abs-segment'>(name: K): BufferedKin
     }),
     async produce({ request, facts, settings, job, storeSibling }) {
       const suffix = request.suffix;
-      const plan = planAbs(request.params, facts.info, settings.segmentSeconds);
+      const plan = planAbs(segmentParams(request), facts.info, settings.segmentSeconds);
       requireTrack(plan, suffix.height);
       const index = suffix.kind === 'abs-segment' ? suffix.index : 0;
       if (index >= segmentCount(plan)) {
@@ -140,11 +166,11 @@ export const absKinds: { readonly [K in AbsKindName]: BufferedKind<K> } = {
     'dash-manifest',
     'DASH manifests',
     'application/dash+xml',
-    (plan, _request, query) => dashManifest(plan, query),
+    (plan, request, query) => dashManifest(plan, segmentQuery(request, query)),
   ),
   'hls-media': textKind('hls-media', 'HLS playlists', HLS_TYPE, (plan, request, query) => {
     requireTrack(plan, request.suffix.height);
-    return hlsMediaPlaylist(plan, request.suffix.height, query);
+    return hlsMediaPlaylist(plan, request.suffix.height, segmentQuery(request, query));
   }),
   'abs-init': segmentKind('abs-init'),
   'abs-segment': {

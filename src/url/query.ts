@@ -24,6 +24,11 @@ function decodedName(pair: string): string | undefined {
   }
 }
 
+/** `?tr=<canonical>`, with the commas and colons of the chain left readable. */
+export function trQuery(canonical: string): string {
+  return `?tr=${encodeURIComponent(canonical).replace(/%2C/g, ',').replace(/%3A/g, ':')}`;
+}
+
 /**
  * The query a playlist, manifest or seek track repeats on the URLs it lists, and so the only part
  * of the query that reaches those bodies and their cache keys.
@@ -47,10 +52,7 @@ export function forwardedQuery({ search, canonical, signed }: ForwardedQueryInpu
     query = kept.length ? `?${kept.join('&')}` : '';
   } else {
     const hasTr = pairs.some((pair) => decodedName(pair) === 'tr');
-    query =
-      hasTr && canonical
-        ? `?tr=${encodeURIComponent(canonical).replace(/%2C/g, ',').replace(/%3A/g, ':')}`
-        : '';
+    query = hasTr && canonical ? trQuery(canonical) : '';
   }
   if (query.length > MAX_FORWARDED_QUERY_LENGTH) {
     throw new BadRequestError(
