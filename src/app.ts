@@ -8,10 +8,11 @@ import { HotResponses } from './http/hot-cache.js';
 import { ProxyMetrics } from './http/metrics.js';
 import { loadPlaygroundAssets } from './http/playground/index.js';
 import { createHttpApp, hotFetch } from './http/routes.js';
+import { LiveService, liveWorkDir } from './live/index.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
 import { CountingOrigin } from './origin/counting.js';
 import { createOrigin } from './origin/index.js';
-import type { Origin } from './origin/types.js';
+import { isWritable, type Origin } from './origin/types.js';
 import { JobLimiter } from './render/limiter.js';
 import { type Logger, RenderService } from './render/service.js';
 import { SourceEndpoint } from './render/source-endpoint.js';
@@ -28,6 +29,8 @@ export interface VideoProxy {
   limiter: JobLimiter;
   log: Logger;
   metrics: ProxyMetrics;
+  /** Live ingest, when `RTMP_PORT` is set (its RTMP listener is already listening). */
+  live?: LiveService;
   /** Marks the proxy as stopping (readiness fails) and releases its resources. */
   close(): Promise<void>;
   beginShutdown(): void;
@@ -45,7 +48,8 @@ export interface BuildOptions {
  */
 export async function buildProxy(config: Config, options: BuildOptions = {}): Promise<VideoProxy> {
   const log: Logger = options.log ?? pino({ level: config.logLevel });
-  const origin = new CountingOrigin(options.origin ?? createOrigin(config));
+  const backend = options.origin ?? createOrigin(config);
+  const origin = new CountingOrigin(backend);
   const cache = await createCache(config, {
     onError: (error) => log.warn({ err: error }, 'cache tier failed'),
   });
@@ -97,6 +101,25 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     liveChildren: liveChildCount,
   });
   const registry = metrics;
+  const live = config.live
+    ? new LiveService(
+        {
+          ...config.live,
+          host: config.host,
+          signingKeys: config.signingKeys,
+          maxDurationMs: config.maxSourceDuration * 1000,
+          ffmpegPath: config.ffmpegPath,
+          workDir: liveWorkDir(config.cacheDir),
+        },
+        { limiter, log, origin: isWritable(backend) ? backend : undefined, registry: registry.registry },
+      )
+    : undefined;
+  if (live) {
+    // Working folders of streams cut off by a crash; their recordings are lost with them.
+    await rm(liveWorkDir(config.cacheDir), { recursive: true, force: true });
+    await live.listen();
+    log.info({ port: live.port }, `live ingest on rtmp://${config.host}:${live.port}/live`);
+  }
   const signingKey = config.signingKeys[0];
   const playground = config.playground
     ? {
@@ -127,6 +150,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     isStopping: () => stopping,
     hotCache: hot,
     metricsText: () => registry.text(),
+    live: live?.routes,
     playground,
     onRequest: (kind, status, seconds, cache) => registry.request(kind, status, seconds, cache ?? null),
     readiness: [
@@ -174,11 +198,14 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     limiter,
     log,
     metrics: registry,
+    live,
     beginShutdown() {
       stopping = true;
     },
     async close() {
       stopping = true;
+      // Live streams end first: their playlists close and their recordings reach the origin.
+      await live?.close();
       // Closing the source endpoint makes running encodes fail fast; then let them clean up.
       await endpoint.close();
       await service.drain(5000);

@@ -36,6 +36,8 @@ async function stop(proxy: BuiltProxy, server: Server, config: Config, graceMs: 
   proxy.beginShutdown();
   server.close();
   server.closeIdleConnections();
+  // Live streams end before children are killed, so their recordings are complete and stored.
+  await proxy.live?.close();
   const deadline = Date.now() + graceMs;
   while (proxy.limiter.stats().running > 0 && Date.now() < deadline) await sleep(100);
   await killAllChildren(KILL_GRACE_MS);

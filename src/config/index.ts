@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { type LiveConfig, loadLiveConfig } from '../live/config.js';
 import type { AzureAuth } from '../origin/azure.js';
 import type { NamedTransformations } from '../url/types.js';
 
@@ -80,6 +81,8 @@ export interface Config {
   segmentSeconds: number;
   /** Serve the playground page at `/playground` (and redirect `/` there). */
   playground: boolean;
+  /** Live ingest (`RTMP_PORT`, `LIVE_*`, see `live/config.ts`); undefined when `RTMP_PORT` is unset. */
+  live?: LiveConfig;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -332,6 +335,12 @@ export function loadConfig(env: Env = process.env): Config {
   ) {
     v.memoryCacheMaxItemBytes = v.memoryCacheMaxBytes;
   }
+  const live = loadLiveConfig(env, {
+    seconds,
+    originKind: v.origin?.kind ?? 'fs',
+    hasSigningKey: (v.signingKey ?? []).length > 0,
+  });
+  problems.push(...live.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: v.port!,
@@ -371,6 +380,7 @@ export function loadConfig(env: Env = process.env): Config {
     namedTransformations: v.namedTransformations ?? {},
     segmentSeconds: v.segmentSeconds!,
     playground: v.playground ?? (v.signingKey ?? []).length === 0,
+    live: live.config,
   };
 }
 

@@ -42,6 +42,8 @@ export interface HttpDeps {
   onRequest?: (kind: string, status: number, seconds: number, cache: string | undefined) => void;
   /** The playground's routes, mounted only when `PLAYGROUND` is on. */
   playground?: PlaygroundDeps;
+  /** `/live/...` routes, mounted only when `RTMP_PORT` is set. */
+  live?: Hono;
 }
 
 function conditional(c: Context) {
@@ -292,6 +294,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   }
 
   if (deps.playground) app.route('/', createPlaygroundApp(deps.playground));
+  if (deps.live) app.route(`${deps.basePath}/live`, deps.live);
 
   app.on(['GET', 'HEAD'], '*', async function deliver(c) {
     const started = performance.now();

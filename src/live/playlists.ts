@@ -1,0 +1,208 @@
+import { AUDIO_BIT_RATE, AUDIO_VARIANT, type LiveRung } from './ladder.js';
+
+/**
+ * Pure: reading ffmpeg's variant playlists and writing the ones viewers get. ffmpeg's files only
+ * tell which segments are complete and how long each is; the served playlists add what ffmpeg
+ * cannot know (the wall-clock arrival time of each segment's first frame), keep the sliding
+ * window, use the proxy's own URLs, and end with `#EXT-X-ENDLIST` / a static MPD.
+ */
+
+/** A complete segment of one variant. */
+export interface LiveSegment {
+  /** Media sequence number (ffmpeg's `seg<N>.m4s`). */
+  seq: number;
+  /** Seconds. */
+  duration: number;
+  /** Media time of its first frame, seconds from the stream's start. */
+  start: number;
+  /** Wall-clock arrival of its first frame from the publisher, ms since the epoch. */
+  arrivedAt: number;
+}
+
+/** What ffmpeg's playlist says. */
+export interface FfmpegPlaylist {
+  init: string | undefined;
+  segments: Array<{ seq: number; file: string; duration: number }>;
+  ended: boolean;
+}
+
+/** Parses one of ffmpeg's variant playlists; entries it cannot read are skipped. */
+export function parseFfmpegPlaylist(text: string): FfmpegPlaylist {
+  const out: FfmpegPlaylist = { init: undefined, segments: [], ended: false };
+  let duration: number | undefined;
+  for (const line of text.split('\n').map((l) => l.trim())) {
+    if (line.startsWith('#EXT-X-MAP:')) out.init = /URI="([^"]+)"/.exec(line)?.[1];
+    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
+    else if (line === '#EXT-X-ENDLIST') out.ended = true;
+    else if (line && !line.startsWith('#') && duration !== undefined) {
+      const seq = /^seg(\d+)\.m4s$/.exec(line)?.[1];
+      if (seq !== undefined && Number.isFinite(duration))
+        out.segments.push({ seq: Number(seq), file: line, duration });
+      duration = undefined;
+    }
+  }
+  return out;
+}
+
+/** One variant as the served documents see it. */
+export interface VariantView {
+  name: string;
+  segments: readonly LiveSegment[];
+  /** `avc1.64001f` / `mp4a.40.2`, read from the init segment. */
+  codecs: string | undefined;
+}
+
+/** The whole stream as the served documents see it. */
+export interface StreamView {
+  rungs: readonly LiveRung[];
+  video: readonly VariantView[];
+  audio: VariantView | undefined;
+  segmentSeconds: number;
+  /** Segments listed in each live playlist. */
+  window: number;
+  ended: boolean;
+  /** Wall-clock time of media time 0 (ms since the epoch), for the MPD. */
+  startedAt: number;
+  now: number;
+}
+
+/** The segments a live playlist lists: the newest `window`, or all kept once ended. */
+export function windowOf(segments: readonly LiveSegment[], window: number): LiveSegment[] {
+  return segments.slice(-window);
+}
+
+/** The HLS master playlist: one variant per rung, audio as a rendition group. */
+export function liveMasterPlaylist(view: StreamView): string {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
+  if (view.audio) {
+    lines.push(
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${AUDIO_VARIANT}/index.m3u8"`,
+    );
+  }
+  for (const variant of view.video) {
+    const rung = view.rungs.find((r) => r.name === variant.name);
+    if (!rung) continue;
+    const bandwidth = Math.round(rung.bitRate * 1.2) + (view.audio ? AUDIO_BIT_RATE : 0);
+    const attributes = [`BANDWIDTH=${bandwidth}`];
+    if (rung.width) attributes.push(`RESOLUTION=${rung.width}x${rung.height}`);
+    const codecs = [variant.codecs, view.audio?.codecs].filter(Boolean);
+    if (variant.codecs && (!view.audio || view.audio.codecs)) attributes.push(`CODECS="${codecs.join(',')}"`);
+    if (view.audio) attributes.push('AUDIO="audio"');
+    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, `${variant.name}/index.m3u8`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * One variant's live media playlist: the sliding window, each segment with its
+ * `EXT-X-PROGRAM-DATE-TIME`, and `#EXT-X-ENDLIST` once the stream has ended.
+ */
+export function liveMediaPlaylist(
+  segments: readonly LiveSegment[],
+  view: Pick<StreamView, 'segmentSeconds' | 'window' | 'ended'>,
+): string {
+  const listed = windowOf(segments, view.window);
+  const target = Math.max(view.segmentSeconds, ...listed.map((s) => Math.round(s.duration)));
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${target}`,
+    `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.seq ?? 0}`,
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    '#EXT-X-MAP:URI="init.mp4"',
+  ];
+  for (const segment of listed) {
+    lines.push(
+      `#EXT-X-PROGRAM-DATE-TIME:${iso(segment.arrivedAt)}`,
+      `#EXTINF:${segment.duration.toFixed(6)},`,
+      `${segment.seq}.m4s`,
+    );
+  }
+  if (view.ended) lines.push('#EXT-X-ENDLIST');
+  return `${lines.join('\n')}\n`;
+}
+
+/** `PT12.345S` */
+function isoDuration(seconds: number): string {
+  return `PT${Math.max(0, seconds).toFixed(3)}S`;
+}
+
+function timeline(segments: readonly LiveSegment[], indent: string): string {
+  const first = segments[0];
+  const rows = segments.map((s, i) =>
+    i === 0
+      ? `<S t="${Math.round(s.start * 1000)}" d="${Math.round(s.duration * 1000)}"/>`
+      : `<S d="${Math.round(s.duration * 1000)}"/>`,
+  );
+  return [
+    `${indent}<SegmentTemplate timescale="1000" initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Number$.m4s" startNumber="${first?.seq ?? 0}" presentationTimeOffset="0">`,
+    `${indent}  <SegmentTimeline>${rows.join('')}</SegmentTimeline>`,
+    `${indent}</SegmentTemplate>`,
+  ].join('\n');
+}
+
+/**
+ * The DASH manifest over the same CMAF segments: `dynamic` with the sliding window while live,
+ * `static` once the stream has ended. Its clock is the arrival time of media time 0.
+ */
+export function liveDashManifest(view: StreamView): string {
+  const lead = view.video[0];
+  const videoSegments = windowOf(lead?.segments ?? [], view.window);
+  const audioSegments = view.audio ? windowOf(view.audio.segments, view.window) : [];
+  const seg = view.segmentSeconds;
+  const head = view.ended
+    ? (() => {
+        const last = videoSegments.at(-1);
+        const end = last ? last.start + last.duration : 0;
+        return `type="static" mediaPresentationDuration="${isoDuration(end)}"`;
+      })()
+    : [
+        'type="dynamic"',
+        `availabilityStartTime="${iso(view.startedAt)}"`,
+        `publishTime="${iso(view.now)}"`,
+        `minimumUpdatePeriod="${isoDuration(seg / 2)}"`,
+        `timeShiftBufferDepth="${isoDuration(seg * view.window)}"`,
+        `suggestedPresentationDelay="${isoDuration(seg * 2)}"`,
+      ].join(' ');
+  const out = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" ${head} maxSegmentDuration="${isoDuration(seg * 1.5)}" minBufferTime="${isoDuration(seg)}">`,
+    '  <Period id="0" start="PT0S">',
+    '    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">',
+    timeline(videoSegments, '      '),
+  ];
+  for (const variant of view.video) {
+    const rung = view.rungs.find((r) => r.name === variant.name);
+    if (!rung) continue;
+    const size = rung.width ? ` width="${rung.width}" height="${rung.height}"` : ` height="${rung.height}"`;
+    out.push(
+      `      <Representation id="${variant.name}" codecs="${variant.codecs ?? 'avc1.640028'}" bandwidth="${Math.round(rung.bitRate * 1.2)}"${size} sar="1:1"/>`,
+    );
+  }
+  out.push('    </AdaptationSet>');
+  if (view.audio) {
+    out.push(
+      '    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">',
+      timeline(audioSegments, '      '),
+      `      <Representation id="${AUDIO_VARIANT}" codecs="${view.audio.codecs ?? 'mp4a.40.2'}" bandwidth="${AUDIO_BIT_RATE}" audioSamplingRate="48000"/>`,
+      '    </AdaptationSet>',
+    );
+  }
+  out.push('  </Period>', '</MPD>');
+  return `${out.join('\n')}\n`;
+}
+
+/** The RFC 6381 codec string of an fMP4 init segment's first track (`avc1.PPCCLL`, `mp4a.40.2`). */
+export function codecOfInit(init: Buffer): string | undefined {
+  const avcc = init.indexOf('avcC');
+  if (avcc >= 0 && avcc + 8 <= init.length) {
+    const hex = (b: number) => b.toString(16).padStart(2, '0');
+    return `avc1.${hex(init[avcc + 5]!)}${hex(init[avcc + 6]!)}${hex(init[avcc + 7]!)}`;
+  }
+  if (init.indexOf('mp4a') >= 0) return 'mp4a.40.2';
+  return undefined;
+}

@@ -1,0 +1,476 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { startProcess } from '../media/runner.js';
+import type { JobLimiter } from '../render/limiter.js';
+import type { Logger } from '../render/service.js';
+import type { AmfObject } from './amf0.js';
+import { decodeAmf0 } from './amf0.js';
+import { flvHeader, flvTag, isSequenceHeader } from './flv.js';
+import {
+  AUDIO_VARIANT,
+  type LiveRung,
+  liveRungs,
+  liveTranscodeArgs,
+  THUMBNAIL_FILE,
+  VARIANT_PLAYLIST,
+} from './ladder.js';
+import {
+  codecOfInit,
+  type LiveSegment,
+  parseFfmpegPlaylist,
+  type StreamView,
+  type VariantView,
+} from './playlists.js';
+import type { MediaSink, RtmpSession } from './rtmp.js';
+
+/** What every live stream shares (resolved once from configuration). */
+export interface LiveStreamSettings {
+  ffmpegPath: string;
+  /** The configured ladder heights (`LIVE_SR`). */
+  heights: readonly number[];
+  segmentSeconds: number;
+  /** Segments in the live window. */
+  window: number;
+  /** How long a dropped publisher may reconnect into the same stream. */
+  graceMs: number;
+  /** Longest a stream may run (the transcoder's wall-clock limit). */
+  maxDurationMs: number;
+  limiter: JobLimiter;
+  log: Logger;
+}
+
+/** Lifecycle of a stream. `interrupted`: the publisher dropped and may come back. */
+export type LiveState = 'starting' | 'live' | 'interrupted' | 'ended';
+
+/** Figures for `/metrics`. */
+export interface LiveStats {
+  ingestBitsPerSecond: number;
+  droppedFrames: number;
+  encoderSpeed: number;
+  frames: number;
+}
+
+/** Media buffered before the transcoder starts (it needs the stream's shape first). */
+const MAX_EARLY_BYTES = 8 * 1024 * 1024;
+/** How often ffmpeg's playlists are read for newly completed segments. */
+const POLL_MS = 200;
+/** Video arrival times kept for stamping segments (ms of media). */
+const ARRIVAL_HISTORY_MS = 120_000;
+/** Segments remembered per variant (and so servable): the window and those just before it. */
+const KEPT_SEGMENTS = 14;
+/** Time the transcoder gets to flush its last segment after its input ends. */
+const FLUSH_MS = 15_000;
+
+interface VariantState {
+  name: string;
+  segments: LiveSegment[];
+  files: Map<number, string>;
+  init: string | undefined;
+  codecs: string | undefined;
+  /** Media time where the next segment starts. */
+  nextStart: number;
+}
+
+/**
+ * One live stream: the FLV that the publisher's messages make is fed to one ffmpeg job (which
+ * holds a job-limiter slot for the whole stream) and written to the recording file; completed
+ * segments are picked up from ffmpeg's playlists and stamped with the wall-clock arrival of
+ * their first frame. A publisher that drops leaves the transcoder waiting for `graceMs`; a
+ * reconnect continues the same media timeline, so both the live playlist and the recording go
+ * on as one.
+ */
+export class LiveStream {
+  readonly name: string;
+  /** Distinguishes this run of `name` in URLs, so segment URLs are never reused by a later run. */
+  readonly id: string;
+  readonly dir: string;
+  readonly recordingPath: string;
+  readonly startedAt = Date.now();
+  state: LiveState = 'starting';
+  /** Why it ended, for logs. */
+  endReason: string | undefined;
+  rungs: LiveRung[] = [];
+  hasAudio = false;
+  readonly #settings: LiveStreamSettings;
+  readonly #onEnded: (stream: LiveStream) => void;
+  #session: RtmpSession | undefined;
+  #early: Array<{ type: number; timestamp: number; payload: Buffer; arrivedAt: number }> = [];
+  #earlyBytes = 0;
+  #metadata: AmfObject | undefined;
+  #sequenceHeaders = new Map<number, Buffer>();
+  #stdin: PassThrough | undefined;
+  #recording: WriteStream | undefined;
+  #recordingFailed = false;
+  #transcoder: Promise<void> | undefined;
+  #abort = new AbortController();
+  #variants: VariantState[] = [];
+  #poller: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  /** Offset added to this publisher connection's timestamps; the first tag of each run maps to it. */
+  #base: number | undefined;
+  #offset = 0;
+  #lastTimestamp = 0;
+  #arrivals: Array<[number, number]> = [];
+  /** Media time 0's wall clock (the first frame's arrival). */
+  #zeroAt: number | undefined;
+  #bytes = 0;
+  #rateSample = { at: Date.now(), bytes: 0, bitsPerSecond: 0 };
+  #progress = { speed: 0, dropped: 0, frames: 0 };
+  #ending: Promise<void> | undefined;
+
+  constructor(
+    name: string,
+    workDir: string,
+    settings: LiveStreamSettings,
+    onEnded: (stream: LiveStream) => void,
+  ) {
+    this.name = name;
+    this.id = this.startedAt.toString(36);
+    this.dir = path.join(workDir, `${name}-${this.id}`);
+    this.recordingPath = path.join(this.dir, 'recording.flv');
+    this.#settings = settings;
+    this.#onEnded = onEnded;
+  }
+
+  /** Attaches a (re)connected publisher; returns where its media goes. */
+  attach(session: RtmpSession): MediaSink {
+    clearTimeout(this.#graceTimer);
+    this.#session = session;
+    this.#base = undefined;
+    if (this.state === 'interrupted') this.state = this.#transcoder ? 'live' : 'starting';
+    return {
+      media: (type, timestamp, payload, arrivedAt) => {
+        if (this.#session === session) this.#media(type, timestamp, payload, arrivedAt);
+      },
+      end: (how) => {
+        if (this.#session !== session) return;
+        this.#session = undefined;
+        if (how === 'unpublish') void this.end('the publisher stopped');
+        else this.#interrupted();
+      },
+    };
+  }
+
+  /** True while a publisher is connected (a second one is refused). */
+  get hasPublisher(): boolean {
+    return this.#session !== undefined;
+  }
+
+  #interrupted(): void {
+    if (this.state === 'ended') return;
+    this.state = 'interrupted';
+    this.#settings.log.info(
+      { stream: this.name, graceMs: this.#settings.graceMs },
+      'live publisher dropped; waiting for a reconnect',
+    );
+    this.#graceTimer = setTimeout(
+      () => void this.end('the publisher did not come back'),
+      this.#settings.graceMs,
+    );
+    this.#graceTimer.unref();
+  }
+
+  #media(type: number, timestamp: number, payload: Buffer, arrivedAt: number): void {
+    if (this.state === 'ended') return;
+    this.#bytes += payload.length;
+    if (type === 18) {
+      this.#metadata ??= (decodeAmf0(payload)[1] as AmfObject | undefined) ?? {};
+      // A resumed publisher's metadata is not repeated into the running stream.
+      if (this.#transcoder) return;
+    }
+    if (isSequenceHeader(type, payload)) {
+      const known = this.#sequenceHeaders.get(type);
+      this.#sequenceHeaders.set(type, payload);
+      // The same codec configuration again (a reconnect) is not repeated.
+      if (known?.equals(payload) && this.#transcoder) return;
+    }
+    if (this.#base === undefined) {
+      this.#base = timestamp;
+      if (this.#transcoder || this.#early.length > 0) this.#offset = this.#lastTimestamp + 33;
+    }
+    const stamped = Math.max(0, timestamp - this.#base + this.#offset);
+    if (type === 9 || type === 8) this.#lastTimestamp = Math.max(this.#lastTimestamp, stamped);
+    if (type === 9) {
+      this.#zeroAt ??= arrivedAt - stamped;
+      this.#arrivals.push([stamped, arrivedAt]);
+      if (this.#arrivals.length > 64 && this.#arrivals[0]![0] < stamped - ARRIVAL_HISTORY_MS) {
+        this.#arrivals = this.#arrivals.filter(([t]) => t >= stamped - ARRIVAL_HISTORY_MS);
+      }
+    }
+    if (!this.#transcoder) {
+      this.#early.push({ type, timestamp: stamped, payload, arrivedAt });
+      this.#earlyBytes += payload.length;
+      if (this.#readyToStart()) this.#start();
+      else if (this.#earlyBytes > MAX_EARLY_BYTES) this.#session?.pause();
+      return;
+    }
+    this.#write(flvTag(type, stamped, payload));
+  }
+
+  /** Enough is known to shape the ladder: the metadata plus a picture, or a second of media. */
+  #readyToStart(): boolean {
+    const video = this.#early.filter((tag) => tag.type === 9);
+    if (video.length === 0) return this.#earlyBytes > MAX_EARLY_BYTES / 2;
+    const first = this.#early[0]!.timestamp;
+    const last = this.#early.at(-1)!.timestamp;
+    return (
+      (this.#metadata !== undefined && video.length > 1) ||
+      last - first >= 1000 ||
+      this.#earlyBytes > MAX_EARLY_BYTES / 2
+    );
+  }
+
+  #write(tag: Buffer): void {
+    if (this.#recording && !this.#recordingFailed) this.#recording.write(tag);
+    const stdin = this.#stdin;
+    if (stdin && !stdin.writableEnded && !stdin.write(tag)) {
+      const session = this.#session;
+      session?.pause();
+      stdin.once('drain', () => session?.resume());
+    }
+  }
+
+  #start(): void {
+    const meta = this.#metadata ?? {};
+    const width = typeof meta.width === 'number' ? meta.width : undefined;
+    const height = typeof meta.height === 'number' ? meta.height : undefined;
+    this.hasAudio = this.#early.some((tag) => tag.type === 8) || meta.audiocodecid !== undefined;
+    this.rungs = liveRungs(this.#settings.heights, { width, height });
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    this.#stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
+    this.#variants = [...this.rungs.map((r) => r.name), ...(this.hasAudio ? [AUDIO_VARIANT] : [])].map(
+      (name) => ({
+        name,
+        segments: [],
+        files: new Map(),
+        init: undefined,
+        codecs: undefined,
+        nextStart: 0,
+      }),
+    );
+    const header = flvHeader(this.hasAudio, true);
+    const firstBytes = Buffer.concat([
+      header,
+      ...early.map((tag) => flvTag(tag.type, tag.timestamp, tag.payload)),
+    ]);
+    // Synchronous, so every later tag lands after these bytes in both places.
+    mkdirSync(this.dir, { recursive: true });
+    this.#recording = createWriteStream(this.recordingPath);
+    this.#recording.on('error', (error) => {
+      // A full disk: the recording keeps what was written; the stream itself goes on.
+      this.#recordingFailed = true;
+      this.#settings.log.error({ err: error, stream: this.name }, 'live recording write failed');
+    });
+    this.#recording.write(firstBytes);
+    this.#stdin.write(firstBytes);
+    this.#transcoder = this.#run();
+    this.#session?.resume();
+  }
+
+  async #run(): Promise<void> {
+    const { limiter, log, ffmpegPath, segmentSeconds, maxDurationMs } = this.#settings;
+    try {
+      await limiter.run(
+        async (signal) => {
+          const args = liveTranscodeArgs({
+            rungs: this.rungs,
+            hasAudio: this.hasAudio,
+            segmentSeconds,
+            outDir: this.dir,
+          });
+          const proc = startProcess(ffmpegPath, args, {
+            timeoutMs: maxDurationMs,
+            signal: AbortSignal.any([signal, this.#abort.signal]),
+            stdin: this.#stdin,
+            onStdout: () => {},
+          });
+          proc.stdout.setEncoding('utf8');
+          let pending = '';
+          proc.stdout.on('data', (chunk: string) => {
+            pending += chunk;
+            const lines = pending.split('\n');
+            pending = lines.pop() ?? '';
+            for (const line of lines) this.#progressLine(line);
+          });
+          if (this.state === 'starting') this.state = 'live';
+          this.#poller = setInterval(() => void this.#poll(), POLL_MS);
+          log.info(
+            { stream: this.name, rungs: this.rungs.map((r) => r.name), audio: this.hasAudio },
+            'live transcoder started',
+          );
+          await proc.done;
+        },
+        'high',
+        this.#abort.signal,
+      );
+    } catch (error) {
+      if (this.state !== 'ended') log.warn({ err: error, stream: this.name }, 'live transcoder stopped');
+    } finally {
+      clearInterval(this.#poller);
+      await this.#poll();
+      // A transcoder that died on its own ends the stream (the recording keeps what arrived).
+      if (this.state !== 'ended') void this.end('the transcoder stopped');
+    }
+  }
+
+  #progressLine(line: string): void {
+    const [key, value] = line.split('=');
+    if (key === 'speed') this.#progress.speed = Number.parseFloat(value ?? '') || 0;
+    else if (key === 'drop_frames') this.#progress.dropped = Number(value) || 0;
+    else if (key === 'frame') this.#progress.frames = Number(value) || 0;
+  }
+
+  /** Wall-clock arrival of the video frame at media time `t` (ms), by the nearest frame at or before it. */
+  #arrivalAt(t: number): number {
+    const list = this.#arrivals;
+    let lo = 0;
+    let hi = list.length - 1;
+    let found: [number, number] | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]![0] <= t + 5) {
+        found = list[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found) return found[1] + Math.max(0, t - found[0]);
+    return (this.#zeroAt ?? this.startedAt) + t;
+  }
+
+  /** Picks up segments ffmpeg has completed (listed in its playlist, so renamed into place). */
+  async #poll(): Promise<void> {
+    for (const variant of this.#variants) {
+      let text: string;
+      try {
+        text = await readFile(path.join(this.dir, variant.name, VARIANT_PLAYLIST), 'utf8');
+      } catch {
+        continue;
+      }
+      const parsed = parseFfmpegPlaylist(text);
+      if (parsed.init && !variant.init) {
+        variant.init = path.join(this.dir, variant.name, parsed.init);
+        variant.codecs = codecOfInit(await readFile(variant.init).catch(() => Buffer.alloc(0)));
+      }
+      const last = variant.segments.at(-1)?.seq ?? -1;
+      for (const entry of parsed.segments) {
+        if (entry.seq <= last) continue;
+        const start = variant.nextStart;
+        variant.segments.push({
+          seq: entry.seq,
+          duration: entry.duration,
+          start,
+          arrivedAt: Math.round(this.#arrivalAt(start * 1000)),
+        });
+        variant.files.set(entry.seq, path.join(this.dir, variant.name, entry.file));
+        variant.nextStart = start + entry.duration;
+      }
+      if (variant.segments.length > KEPT_SEGMENTS) {
+        for (const gone of variant.segments.splice(0, variant.segments.length - KEPT_SEGMENTS))
+          variant.files.delete(gone.seq);
+      }
+    }
+  }
+
+  /**
+   * Ends the stream: the transcoder's input is closed so it writes its last segment and exits,
+   * the playlists then end, and the recording file is closed. Idempotent.
+   */
+  end(reason: string): Promise<void> {
+    this.#ending ??= this.#end(reason);
+    return this.#ending;
+  }
+
+  async #end(reason: string): Promise<void> {
+    clearTimeout(this.#graceTimer);
+    this.endReason = reason;
+    const session = this.#session;
+    this.#session = undefined;
+    session?.close(reason);
+    this.#stdin?.end();
+    if (this.#transcoder) {
+      const flushed = await Promise.race([
+        this.#transcoder.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), FLUSH_MS).unref()),
+      ]);
+      if (!flushed) {
+        this.#abort.abort();
+        await this.#transcoder;
+      }
+    }
+    await this.#poll();
+    this.state = 'ended';
+    await new Promise<void>((resolve) => {
+      if (!this.#recording || this.#recording.closed) resolve();
+      else this.#recording.end(() => resolve());
+    });
+    this.#settings.log.info({ stream: this.name, reason }, 'live stream ended');
+    this.#onEnded(this);
+  }
+
+  /** True when a recording with at least some media exists. */
+  get recorded(): boolean {
+    return this.#recording !== undefined;
+  }
+
+  /** The documents' view of this stream now. */
+  view(now = Date.now()): StreamView {
+    const views: VariantView[] = this.#variants.map((v) => ({
+      name: v.name,
+      segments: v.segments,
+      codecs: v.codecs,
+    }));
+    return {
+      rungs: this.rungs,
+      video: views.filter((v) => v.name !== AUDIO_VARIANT),
+      audio: views.find((v) => v.name === AUDIO_VARIANT),
+      segmentSeconds: this.#settings.segmentSeconds,
+      window: this.#settings.window,
+      ended: this.state === 'ended',
+      startedAt: this.#zeroAt ?? this.startedAt,
+      now,
+    };
+  }
+
+  /** The segments of a variant, or undefined when it has none. */
+  segmentsOf(variant: string): readonly LiveSegment[] | undefined {
+    return this.#variants.find((v) => v.name === variant)?.segments;
+  }
+
+  /** The file of a listed segment; undefined for anything not (or no longer) listed. */
+  segmentFile(variant: string, seq: number): string | undefined {
+    return this.#variants.find((v) => v.name === variant)?.files.get(seq);
+  }
+
+  /** The init segment's file, once ffmpeg has written it. */
+  initFile(variant: string): string | undefined {
+    return this.#variants.find((v) => v.name === variant)?.init;
+  }
+
+  get thumbnailFile(): string {
+    return path.join(this.dir, THUMBNAIL_FILE);
+  }
+
+  stats(now = Date.now()): LiveStats {
+    const sample = this.#rateSample;
+    if (now - sample.at >= 1000) {
+      sample.bitsPerSecond = ((this.#bytes - sample.bytes) * 8 * 1000) / (now - sample.at);
+      sample.at = now;
+      sample.bytes = this.#bytes;
+    }
+    return {
+      ingestBitsPerSecond: Math.round(sample.bitsPerSecond),
+      droppedFrames: this.#progress.dropped,
+      encoderSpeed: this.#progress.speed,
+      frames: this.#progress.frames,
+    };
+  }
+
+  /** Removes the stream's working folder (after the recording has been stored). */
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
