@@ -8,6 +8,7 @@ import { HotResponses } from './http/hot-cache.js';
 import { ProxyMetrics } from './http/metrics.js';
 import { loadPlaygroundAssets } from './http/playground/index.js';
 import { createHttpApp, hotFetch } from './http/routes.js';
+import { LayerInputs } from './layers/index.js';
 import { LiveService, liveWorkDir } from './live/index.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
 import { CountingOrigin } from './origin/counting.js';
@@ -18,6 +19,9 @@ import { type Logger, RenderService } from './render/service.js';
 import { SourceEndpoint } from './render/source-endpoint.js';
 import { SourceReader } from './render/sources.js';
 import { signPath } from './url/signature.js';
+
+/** An image layer (a watermark, a logo) larger than this is refused with a 413. */
+const LAYER_IMAGE_MAX_BYTES = 16 * 1024 * 1024;
 
 /** A built proxy: the Hono app plus what start-up and shutdown need to reach. */
 export interface VideoProxy {
@@ -82,6 +86,11 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       jobTimeoutMs: config.jobTimeoutMs,
       maxSourcePixels: config.maxSourcePixels,
       segmentSeconds: config.segmentSeconds,
+      // Layer inputs come through the same reader as sources: one adapter, one set of limits.
+      layerInputs: new LayerInputs(
+        { stat: (file) => sources.stat(file), open: (file) => sources.open(file) },
+        { maxPixels: config.maxSourcePixels, maxImageBytes: LAYER_IMAGE_MAX_BYTES },
+      ),
       limits: {
         maxOutputPixels: config.maxOutputPixels,
         maxSourceDuration: config.maxSourceDuration,

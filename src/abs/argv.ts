@@ -15,6 +15,12 @@ export interface AbsPipeline {
   steps: string[][];
 }
 
+/** Layers on a video segment: their inputs and a filter graph from `[lin]` to `[lout]`. */
+export interface SegmentLayers {
+  inputs: string[];
+  graph: string;
+}
+
 /** x264 preset for segments: fast enough that one 4 s segment encodes well within real time. */
 export const ABS_X264_PRESET = 'veryfast';
 /** Constant-rate-factor ceiling under the ladder's maxrate (capped CRF). */
@@ -64,20 +70,30 @@ export function absVideoSegmentArgs(
   plan: AbsPlan,
   height: number,
   index: number,
+  layers?: SegmentLayers,
 ): AbsPipeline {
   const rendition = renditionOf(plan, height);
   const window = segmentWindow(plan, height, index);
   const rate = `${plan.video.frameRate.num}/${plan.video.frameRate.den}`;
-  const filters = [
+  const frame = [
     // CFR from the seek point: frame n of the segment is at n / rate, whatever the source's timing.
     `fps=${rate}:start_time=0`,
     // A video stream that ends before the container does still yields the planned frame count.
     'tpad=stop=-1:stop_mode=clone',
     ...rotationFilters(plan.rotate),
-    `scale=${rendition.width}:${rendition.height}:flags=bicubic`,
-    'setsar=1',
-    'format=yuv420p',
   ];
+  const scale = [`scale=${rendition.width}:${rendition.height}:flags=bicubic`, 'setsar=1', 'format=yuv420p'];
+  // Layers sit on the source-sized frame before the rendition's scale, so every rendition
+  // carries them scaled with it.
+  const video = layers
+    ? [
+        ...layers.inputs,
+        '-filter_complex',
+        `[0:v:0]${frame.join(',')}[lin];${layers.graph};[lout]${scale.join(',')}[vout]`,
+        '-map',
+        '[vout]',
+      ]
+    : ['-map', '0:v:0', '-vf', [...frame, ...scale].join(',')];
   const gop = String(plan.video.framesPerSegment);
   const step = [
     '-hide_banner',
@@ -85,8 +101,7 @@ export function absVideoSegmentArgs(
     '-loglevel',
     'error',
     ...inputArgs(input, plan.start + window.start),
-    '-map',
-    '0:v:0',
+    ...video,
     '-an',
     '-sn',
     '-dn',
@@ -94,8 +109,6 @@ export function absVideoSegmentArgs(
     '-1',
     '-map_chapters',
     '-1',
-    '-vf',
-    filters.join(','),
     '-frames:v',
     String(window.count),
     '-c:v',

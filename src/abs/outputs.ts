@@ -1,15 +1,16 @@
 import { BadRequestError } from '../errors.js';
+import { withLayers } from '../layers/index.js';
 import { runPipelineToBuffer } from '../media/runner.js';
 import type { BufferedKind, RequestOf } from '../outputs/types.js';
 import { serializeParams } from '../url/index.js';
 import { type ParamKey, STREAMING_HEIGHTS } from '../url/params.js';
 import { trQuery } from '../url/query.js';
 import type { TransformParams } from '../url/types.js';
-import { absInitArgs, absSegmentArgs } from './argv.js';
+import { absInitArgs, absSegmentArgs, absVideoSegmentArgs, type SegmentLayers } from './argv.js';
 import { splitInitAndMedia } from './fmp4.js';
 import { AUDIO_TRACK_HEIGHT } from './layout.js';
 import { dashManifest, hlsMasterPlaylist, hlsMediaPlaylist } from './manifests.js';
-import { type AbsPlan, hasTrack, planAbs, segmentCount } from './plan.js';
+import { type AbsPlan, hasTrack, planAbs, segmentCount, segmentWindow } from './plan.js';
 
 /** What every adaptive-streaming resource accepts. */
 const ACCEPTS: readonly ParamKey[] = ['sr', 'so', 'eo', 'du', 'rt'];
@@ -40,6 +41,17 @@ function checkStreaming(request: RequestOf<AbsKindName>): void {
       );
     }
   }
+}
+
+/** Layers sit on the source's frame (after `rt`), over the stream's whole window. */
+function layerFrame(plan: AbsPlan) {
+  return { width: plan.sourceWidth, height: plan.sourceHeight, duration: plan.end - plan.start };
+}
+
+/** A segment's layer graph: timed on the stream's timeline from the segment's start. */
+function segmentLayerGraph(plan: AbsPlan, height: number, index: number) {
+  const timeOffset = segmentWindow(plan, height, index).start;
+  return { input: 'lin', output: 'lout', firstInput: 1, timeOffset, format: 'yuv420p' };
 }
 
 function requireTrack(plan: AbsPlan, height: number): void {
@@ -92,6 +104,7 @@ function textKind<K extends 'hls-master' | 'dash-manifest' | 'hls-media'>(
     mode: 'buffered',
     description,
     accepts: ACCEPTS,
+    layers: true,
     check: checkStreaming,
     identify: (request, inputs, settings) => ({
       canonical: request.canonical,
@@ -114,6 +127,7 @@ function segmentKind<K extends 'abs-init' | 'abs-segment'>(name: K): BufferedKin
     mode: 'buffered',
     description: 'streaming segments',
     accepts: ACCEPTS,
+    layers: true,
     check: checkStreaming,
     identify: (request, _inputs, settings) => ({
       canonical: serializeParams({ ...request.params, sr: undefined }),
@@ -130,17 +144,31 @@ function segmentKind<K extends 'abs-init' | 'abs-segment'>(name: K): BufferedKin
           'suffix',
         );
       }
-      const encoded = await job('segment', (source, signal) => {
-        // An init needs only the encoder's settings: a one-frame encode yields the same bytes.
-        const pipeline =
-          suffix.kind === 'abs-init'
-            ? absInitArgs(source, plan, suffix.height)
-            : absSegmentArgs(source, plan, suffix.height, index);
-        return runPipelineToBuffer(settings.ffmpegPath, pipeline.steps, {
-          timeoutMs: settings.jobTimeoutMs,
-          signal,
+      const encode = (layers?: SegmentLayers) =>
+        job('segment', (source, signal) => {
+          // An init needs only the encoder's settings: a one-frame encode yields the same bytes.
+          const pipeline =
+            suffix.kind === 'abs-init'
+              ? absInitArgs(source, plan, suffix.height)
+              : suffix.height === AUDIO_TRACK_HEIGHT
+                ? absSegmentArgs(source, plan, suffix.height, index)
+                : absVideoSegmentArgs(source, plan, suffix.height, index, layers);
+          return runPipelineToBuffer(settings.ffmpegPath, pipeline.steps, {
+            timeoutMs: settings.jobTimeoutMs,
+            signal,
+          });
         });
-      });
+      const layers = request.params.layers;
+      const encoded =
+        layers && suffix.kind === 'abs-segment' && suffix.height !== AUDIO_TRACK_HEIGHT
+          ? await withLayers(
+              settings,
+              layers,
+              layerFrame(plan),
+              segmentLayerGraph(plan, suffix.height, index),
+              encode,
+            )
+          : await encode();
       const { init, media } = splitInitAndMedia(encoded);
       const contentType = suffix.height === AUDIO_TRACK_HEIGHT ? 'audio/mp4' : 'video/mp4';
       if (suffix.kind === 'abs-init') return { contentType, body: init };

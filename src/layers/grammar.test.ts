@@ -69,14 +69,14 @@ describe('layer grammar', () => {
     rejects('l-image,i-ik_canvas,bg-FF0000,l-end', 'w');
     rejects('l-image,i-ik_canvas,w-10,h-10,l-end', 'bg');
     expect(
-      parse('l-text,i-Hello%20world,fs-40,ff-dejavuserif,co-yellow,bg-00000080,pa-10_20,tg-b_i,l-end')
+      parse('l-text,i-Hello%20world,fs-40,ff-dejavuserif,co-yellow,bg-00000080,pa-10,tg-b_i,l-end')
         .layers?.[0],
     ).toMatchObject({
       input: { kind: 'text', text: 'Hello world' },
       fs: 40,
       ff: 'DejaVuSerif',
       co: { rgb: 'FFFF00', opacity: 1 },
-      pa: [10, 20],
+      pa: [10],
       tg: { bold: true, italic: true },
     });
     expect(
@@ -115,6 +115,7 @@ describe('layer grammar', () => {
     rejects(`l-text,ie-${Buffer.from('x'.repeat(501)).toString('base64')},l-end`, 'i', /longer than 500/);
     rejects('l-text,ie-%%%%,l-end', 'ie');
     rejects('orig-true,l-image,i-a.png,l-end', 'orig');
+    rejects('l-text,i-hi,pa-10_20,l-end', 'pa');
   });
 
   test('nested layers up to three levels', () => {

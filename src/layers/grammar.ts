@@ -206,14 +206,10 @@ function setParam(layer: Layer, key: LayerKey, raw: string): void {
       layer.ff = family;
       return;
     }
-    case 'pa': {
-      const parts = raw.split('_');
-      if (parts.length !== 1 && parts.length !== 2 && parts.length !== 4) {
-        invalid(key, 'padding as 1, 2 or 4 integers joined by _', raw);
-      }
-      layer.pa = parts.map((part) => integerIn(key, part, 0, MAX_PADDING));
+    case 'pa':
+      // drawtext pads its box evenly; one value, so nothing asked for is left out.
+      layer.pa = [integerIn(key, raw, 0, MAX_PADDING)];
       return;
-    }
     case 'ia':
       layer.ia = oneOf(key, raw, ['left', 'center', 'right'] as const);
       return;

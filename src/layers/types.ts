@@ -60,7 +60,7 @@ export interface Layer {
   fs?: number;
   ff?: string;
   co?: LayerColor;
-  /** Padding around text, CSS shorthand order (1, 2 or 4 values). */
+  /** Padding around text, the same on every side (one value). */
   pa?: number[];
   ia?: 'left' | 'center' | 'right';
   lh?: number;

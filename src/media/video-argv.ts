@@ -137,11 +137,28 @@ function muxerArgs(plan: VideoPlan): string[] {
   return ['-cluster_time_limit', '1000', '-f', 'webm'];
 }
 
-/** argv that encodes a planned video to stdout as a streamable mp4 or webm. */
-export function videoArgs(input: SourceInput, plan: VideoPlan, threads = 0): string[] {
+/** Layers on a video: their inputs, and a graph from `lastVideoLabel(ops)` to `[vl]`. */
+export interface VideoLayers {
+  inputs: string[];
+  graph: string;
+}
+
+/** The label of the planned geometry's last output, where layers take the frame. */
+export function lastVideoLabel(ops: readonly GeometryOp[]): string {
+  return `v${countLabels(ops)}`;
+}
+
+/**
+ * argv that encodes a planned video to stdout as a streamable mp4 or webm; `layers` (from
+ * `layers/filters.ts`) are composited on the planned frame.
+ */
+export function videoArgs(input: SourceInput, plan: VideoPlan, threads = 0, layers?: VideoLayers): string[] {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs(input, plan.start)];
+  if (layers && plan.videoCodec !== 'none') args.push(...layers.inputs);
   if (plan.duration !== undefined) args.push('-t', seconds(plan.duration));
-  if (plan.videoCodec !== 'none') {
+  if (plan.videoCodec !== 'none' && layers) {
+    args.push('-filter_complex', `${videoFilterGraph(plan.ops)};${layers.graph}`, '-map', '[vl]');
+  } else if (plan.videoCodec !== 'none') {
     args.push('-filter_complex', videoFilterGraph(plan.ops), '-map', `[v${countLabels(plan.ops)}]`);
   }
   if (plan.audioCodec !== 'none') args.push('-map', '0:a:0');

@@ -36,6 +36,9 @@ export function resolveOutputKind(request: ProxyRequest): OutputKind {
     ? originalKind
     : (OUTPUT_KINDS[request.suffix.kind] as MadeKind);
   kind.check?.(request as RequestOf<'video'>);
+  if (request.params.layers && !kind.layers) {
+    throw new BadRequestError(`Layers (l-...) are not supported for ${kind.description}`, 'l');
+  }
   for (const key of PARAM_ORDER) {
     if (request.params[key] !== undefined && !kind.accepts.includes(key)) {
       throw new BadRequestError(`Parameter '${key}' is not supported for ${kind.description}`, key);

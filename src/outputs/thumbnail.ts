@@ -1,4 +1,7 @@
-import { InvalidParameterError, UnprocessableError } from '../errors.js';
+import { writeFile } from 'node:fs/promises';
+import { InvalidParameterError, RenderError, UnprocessableError } from '../errors.js';
+import { stillLayerArgs } from '../layers/filters.js';
+import { withLayers } from '../layers/index.js';
 import { frameArgs, splitFrameFilters } from '../media/argv.js';
 import { runToBuffer } from '../media/runner.js';
 import { renderStill } from '../media/still.js';
@@ -15,6 +18,7 @@ export const thumbnailKind: BufferedKind<'thumbnail'> = {
   mode: 'buffered',
   description: 'thumbnails (ik-thumbnail.jpg)',
   accepts: ['w', 'h', 'ar', 'c', 'cm', 'fo', 'bg', 'b', 'r', 'rt', 'so', 'q', 'f'],
+  layers: true,
   check(request) {
     const format = request.params.f;
     if (format !== undefined && !IMAGE_FORMATS.includes(format)) {
@@ -35,13 +39,30 @@ export const thumbnailKind: BufferedKind<'thumbnail'> = {
     });
     if (frame.length === 0)
       throw new UnprocessableError(`No frame could be decoded at ${plan.time} s`, 'no_frame');
-    const body = await renderStill({
-      frame,
+    const layers = request.params.layers;
+    const still = {
       ops: rest,
       format: plan.format,
       quality: plan.quality,
       maxInputPixels: settings.maxSourcePixels,
+    };
+    if (!layers) return { contentType: plan.contentType, body: await renderStill({ ...still, frame }) };
+    // Layers go on the finished frame (a PNG, so rounded corners keep their alpha), at the
+    // thumbnail's time on the timeline; then the result is encoded as asked.
+    const base = await renderStill({ ...still, frame, format: 'png' });
+    const frameSize = { width: plan.width, height: plan.height, duration: facts.info.duration ?? 0 };
+    const graph = { input: '0:v', output: 'out', firstInput: 1, timeOffset: plan.time, format: 'rgba' };
+    const layered = await withLayers(settings, layers, frameSize, graph, async (built) => {
+      const file = `${built.dir}/frame.png`;
+      await writeFile(file, base);
+      return job('thumbnail', (_source, signal) =>
+        runToBuffer(settings.ffmpegPath, stillLayerArgs(file, built), {
+          timeoutMs: settings.jobTimeoutMs,
+          signal,
+        }),
+      );
     });
-    return { contentType: plan.contentType, body };
+    if (layered.length === 0) throw new RenderError('Compositing the layers produced no frame');
+    return { contentType: plan.contentType, body: await renderStill({ ...still, ops: [], frame: layered }) };
   },
 };

@@ -1,4 +1,5 @@
 import type { CacheMeta } from '../cache/types.js';
+import type { LayerInputs } from '../layers/inputs.js';
 import type { SourceInput } from '../media/argv.js';
 import type { PlanLimits } from '../plan/types.js';
 import type { SourceFacts } from '../render/sources.js';
@@ -26,6 +27,8 @@ export interface RequestInputs {
    * pairs of the request, nothing else (see `forwardedQuery`).
    */
   forwardedQuery: string;
+  /** The versions of the layers' input files (`LayerInputs.versions`); part of every key. */
+  layerVersions?: string;
 }
 
 /** Settings every kind may read, fixed for the life of the process. */
@@ -37,6 +40,8 @@ export interface OutputSettings {
   maxSourcePixels: number;
   ffmpegPath: string;
   jobTimeoutMs: number;
+  /** Reads layer inputs (`l-image,i-...`) from the origin; absent: layers are refused. */
+  layerInputs?: LayerInputs;
 }
 
 /** What identifies an output beyond its source and suffix: the cache key's kind-specific part. */
@@ -93,6 +98,8 @@ interface OutputKindBase<K extends OutputKindName> {
   readonly description: string;
   /** The `tr` parameters this kind takes; any other is a 400 naming it. */
   readonly accepts: readonly ParamKey[];
+  /** True when the kind renders layers (`l-...`); otherwise a layer is a 400. */
+  readonly layers?: boolean;
   /** Checks the request beyond `accepts` (pure; throws a 400 naming the parameter). */
   check?(request: RequestOf<K>): void;
 }

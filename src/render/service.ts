@@ -180,6 +180,14 @@ export class RenderService {
     const stat = await timed(hints.timings, 'origin', this.stat(request.sourcePath));
     if (kind.mode === 'original') return this.#original(request.sourcePath, stat);
     const inputs = this.#inputs(hints);
+    if (request.params.layers) {
+      // A layer's file is an input like the source: its version is in the key, and a missing
+      // one is a 404 naming the layer before any cache lookup or job.
+      const reader = this.#deps.settings.layerInputs;
+      if (!reader)
+        throw new ProxyError(501, 'not_implemented', 'Layers are not available on this deployment');
+      inputs.layerVersions = await timed(hints.timings, 'origin', reader.versions(request.params.layers));
+    }
     const key = this.#key(kind, request, stat, inputs);
     const hit = await timed(hints.timings, 'cache', this.#cacheGet(key));
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
@@ -225,7 +233,7 @@ export class RenderService {
       sourceVersion: stat.version,
       kind: JSON.stringify(request.suffix),
       canonical: identity.canonical,
-      variant: identity.variant,
+      variant: inputs.layerVersions ? `${identity.variant}|layers:${inputs.layerVersions}` : identity.variant,
     });
   }
 
