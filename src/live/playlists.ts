@@ -71,12 +71,15 @@ export function windowOf(segments: readonly LiveSegment[], window: number): Live
   return segments.slice(-window);
 }
 
-/** The HLS master playlist: one variant per rung, audio as a rendition group. */
-export function liveMasterPlaylist(view: StreamView): string {
+/**
+ * The HLS master playlist: one variant per rung, audio as a rendition group. URIs start with
+ * `prefix` (the run's folder, such as `k3x9/`).
+ */
+export function liveMasterPlaylist(view: StreamView, prefix = ''): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
   if (view.audio) {
     lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${AUDIO_VARIANT}/index.m3u8"`,
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${prefix}${AUDIO_VARIANT}/index.m3u8"`,
     );
   }
   for (const variant of view.video) {
@@ -88,7 +91,7 @@ export function liveMasterPlaylist(view: StreamView): string {
     const codecs = [variant.codecs, view.audio?.codecs].filter(Boolean);
     if (variant.codecs && (!view.audio || view.audio.codecs)) attributes.push(`CODECS="${codecs.join(',')}"`);
     if (view.audio) attributes.push('AUDIO="audio"');
-    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, `${variant.name}/index.m3u8`);
+    lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, `${prefix}${variant.name}/index.m3u8`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -131,7 +134,7 @@ function isoDuration(seconds: number): string {
   return `PT${Math.max(0, seconds).toFixed(3)}S`;
 }
 
-function timeline(segments: readonly LiveSegment[], indent: string): string {
+function timeline(segments: readonly LiveSegment[], indent: string, prefix: string): string {
   const first = segments[0];
   const rows = segments.map((s, i) =>
     i === 0
@@ -139,7 +142,7 @@ function timeline(segments: readonly LiveSegment[], indent: string): string {
       : `<S d="${Math.round(s.duration * 1000)}"/>`,
   );
   return [
-    `${indent}<SegmentTemplate timescale="1000" initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Number$.m4s" startNumber="${first?.seq ?? 0}" presentationTimeOffset="0">`,
+    `${indent}<SegmentTemplate timescale="1000" initialization="${prefix}$RepresentationID$/init.mp4" media="${prefix}$RepresentationID$/$Number$.m4s" startNumber="${first?.seq ?? 0}" presentationTimeOffset="0">`,
     `${indent}  <SegmentTimeline>${rows.join('')}</SegmentTimeline>`,
     `${indent}</SegmentTemplate>`,
   ].join('\n');
@@ -147,9 +150,10 @@ function timeline(segments: readonly LiveSegment[], indent: string): string {
 
 /**
  * The DASH manifest over the same CMAF segments: `dynamic` with the sliding window while live,
- * `static` once the stream has ended. Its clock is the arrival time of media time 0.
+ * `static` once the stream has ended. Its clock is the arrival time of media time 0. Segment
+ * URLs start with `prefix`.
  */
-export function liveDashManifest(view: StreamView): string {
+export function liveDashManifest(view: StreamView, prefix = ''): string {
   const lead = view.video[0];
   const videoSegments = windowOf(lead?.segments ?? [], view.window);
   const audioSegments = view.audio ? windowOf(view.audio.segments, view.window) : [];
@@ -173,7 +177,7 @@ export function liveDashManifest(view: StreamView): string {
     `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" ${head} maxSegmentDuration="${isoDuration(seg * 1.5)}" minBufferTime="${isoDuration(seg)}">`,
     '  <Period id="0" start="PT0S">',
     '    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">',
-    timeline(videoSegments, '      '),
+    timeline(videoSegments, '      ', prefix),
   ];
   for (const variant of view.video) {
     const rung = view.rungs.find((r) => r.name === variant.name);
@@ -187,12 +191,17 @@ export function liveDashManifest(view: StreamView): string {
   if (view.audio) {
     out.push(
       '    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">',
-      timeline(audioSegments, '      '),
+      timeline(audioSegments, '      ', prefix),
       `      <Representation id="${AUDIO_VARIANT}" codecs="${view.audio.codecs ?? 'mp4a.40.2'}" bandwidth="${AUDIO_BIT_RATE}" audioSamplingRate="48000"/>`,
       '    </AdaptationSet>',
     );
   }
-  out.push('  </Period>', '</MPD>');
+  out.push('  </Period>');
+  // The server's clock in the manifest itself: players need no time server (none is reachable
+  // from many networks) and line up with the program date times above.
+  if (!view.ended)
+    out.push(`  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="${iso(view.now)}"/>`);
+  out.push('</MPD>');
   return `${out.join('\n')}\n`;
 }
 

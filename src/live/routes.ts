@@ -49,14 +49,14 @@ export function liveRoutes(deps: LiveRouteDeps): Hono {
     const stream = find(c.req.param('name'));
     const view = stream.view();
     if (view.video.every((v) => v.segments.length === 0)) throw notLive(stream.name);
-    const body = liveMasterPlaylist(view).replace(/^([^#\n][^\n]*)$/gm, `${stream.id}/$1`);
+    const body = liveMasterPlaylist(view, `${stream.id}/`);
     return c.body(body, 200, playlistHeaders('application/vnd.apple.mpegurl', view.ended));
   });
   app.get('/:name/ik-master.mpd', (c) => {
     const stream = find(c.req.param('name'));
     const view = stream.view();
     if (view.video.every((v) => v.segments.length === 0)) throw notLive(stream.name);
-    const body = liveDashManifest(view).replace(/(initialization|media)="/g, `$1="${stream.id}/`);
+    const body = liveDashManifest(view, `${stream.id}/`);
     return c.body(body, 200, playlistHeaders('application/dash+xml', view.ended));
   });
   app.get('/:name/ik-thumbnail.jpg', async (c) => {
