@@ -1,6 +1,7 @@
 import { BadRequestError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import type { MediaInfo } from '../media/types.js';
 import type { AudioCodec, TransformParams, VideoCodec } from '../url/types.js';
+import { browserClass } from './browser-class.js';
 import { type GeometryOp, planGeometry } from './geometry.js';
 import { resolveTime } from './time.js';
 import type { PlanLimits } from './types.js';
@@ -43,15 +44,13 @@ export const DEFAULT_VIDEO_QUALITY = 50;
 export type AutoFormat = 'mp4' | 'webm';
 
 /**
- * Chooses mp4/h264 or webm/vp9 for `f-auto` from the User-Agent: WebKit browsers (Safari and
- * every iOS browser) and unknown clients get mp4, Chromium and Firefox get webm. The response
- * carries `Vary: User-Agent`.
+ * Chooses mp4/h264 or webm/vp9 for `f-auto` from the User-Agent's browser class
+ * (`browser-class.ts`, shared with the shipped CDN configs): WebKit browsers (Safari and every
+ * iOS browser) and unknown clients get mp4, Chromium and Firefox get webm. The response carries
+ * `Vary: User-Agent`.
  */
 export function chooseAutoFormat(userAgent: string | undefined): AutoFormat {
-  if (!userAgent) return 'mp4';
-  if (/iPhone|iPad|iPod/.test(userAgent)) return 'mp4';
-  if (/Firefox\/|Chrome\/|Chromium\/|Edg\/|OPR\//.test(userAgent)) return 'webm';
-  return 'mp4';
+  return browserClass(userAgent);
 }
 
 /**
