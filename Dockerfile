@@ -16,9 +16,10 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: node + ffmpeg, non-root ---------------------------------------------------------------
 FROM node:22-bookworm-slim AS runtime
+# fonts-dejavu-core: the fonts text and subtitle layers may name (src/layers/fonts.ts).
 # tini is PID 1: it forwards SIGTERM to node (graceful shutdown) and reaps any ffmpeg orphans.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ffmpeg tini \
+  && apt-get install -y --no-install-recommends ffmpeg tini fonts-dejavu-core \
   && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \

@@ -67,6 +67,8 @@ need_package() {
 
 need_package ffmpeg ffmpeg
 need_package ffmpeg ffprobe
+# Text and subtitle layers draw with these fonts (src/layers/fonts.ts); nothing is fetched at run time.
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing_packages+=(fonts-dejavu-core)
 if $want_browser; then need_package chromium chromium; fi
 if $want_servers; then
   need_package nginx-light nginx

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { NotFoundError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import type { SourceStat } from '../origin/types.js';
+import { MAX_DIMENSION } from '../url/params.js';
 import { describeLayer } from './grammar.js';
 import type { LayerFrame, ResolvedInput, ResolvedInputs } from './plan.js';
 import { MAX_SUBTITLE_BYTES, parseSubtitles, toAss } from './subtitles.js';
@@ -115,6 +116,20 @@ export class LayerInputs {
     const bytes = await this.#read(path, where, this.#limits.maxImageBytes);
     if (!sniffImage(bytes)) {
       throw new UnsupportedMediaError(`The input of ${where} is not a PNG, JPEG, WebP, GIF or TIFF image`);
+    }
+    const header = await sharp(bytes)
+      .metadata()
+      .catch((error: unknown) => {
+        throw new UnsupportedMediaError(`The input of ${where} could not be decoded as an image`, {
+          cause: error,
+        });
+      });
+    const [width, height] = [header.width ?? 0, header.height ?? 0];
+    if (width > MAX_DIMENSION || height > MAX_DIMENSION) {
+      throw new UnprocessableError(
+        `The input of ${where} is ${width}x${height} pixels; a layer image may be at most ${MAX_DIMENSION} pixels on a side`,
+        'layer_too_large',
+      );
     }
     try {
       const image = sharp(bytes, { limitInputPixels: this.#limits.maxPixels, failOn: 'error' });
