@@ -86,6 +86,11 @@ export class RtmpSession {
   readonly #timeouts: SessionTimeouts;
   #phase: Phase = 'c0c1';
   #input: Buffer = Buffer.alloc(0);
+  /** Bytes received but not yet joined to `#input`: joined once `#need` bytes are there. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Length `#input` must reach before parsing can go on (avoids re-copying a large message). */
+  #need = 1;
   #inChunkSize = 128;
   #chunks = new Map<number, ChunkState>();
   #bytesIn = 0;
@@ -150,7 +155,13 @@ export class RtmpSession {
       this.close('too many bytes before publish');
       return;
     }
-    this.#input = this.#input.length === 0 ? data : Buffer.concat([this.#input, data]);
+    this.#pending.push(data);
+    this.#pendingBytes += data.length;
+    if (this.#input.length + this.#pendingBytes < this.#need) return;
+    this.#input = Buffer.concat([this.#input, ...this.#pending]);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#need = 1;
     try {
       this.#drain();
     } catch (error) {
@@ -174,7 +185,10 @@ export class RtmpSession {
         if (this.#input.length < 1) return;
         // 3 is plain RTMP; 6 (RTMPE) and anything else are refused.
         if (this.#input[0] !== 3) throw new ProtocolError('not an RTMP handshake');
-        if (this.#input.length < 1 + HANDSHAKE_SIZE) return;
+        if (this.#input.length < 1 + HANDSHAKE_SIZE) {
+          this.#wait(1 + HANDSHAKE_SIZE);
+          return;
+        }
         const c1 = this.#input.subarray(1, 1 + HANDSHAKE_SIZE);
         this.#input = this.#input.subarray(1 + HANDSHAKE_SIZE);
         const s1 = randomBytes(HANDSHAKE_SIZE);
@@ -186,7 +200,10 @@ export class RtmpSession {
         continue;
       }
       if (this.#phase === 'c2') {
-        if (this.#input.length < HANDSHAKE_SIZE) return;
+        if (this.#input.length < HANDSHAKE_SIZE) {
+          this.#wait(HANDSHAKE_SIZE);
+          return;
+        }
         this.#input = this.#input.subarray(HANDSHAKE_SIZE);
         this.#phase = 'chunks';
         continue;
@@ -194,6 +211,12 @@ export class RtmpSession {
       if (this.#phase !== 'chunks') return;
       if (!this.#readChunk()) return;
     }
+  }
+
+  /** Notes how long the input must be before parsing is worth retrying. */
+  #wait(length: number): false {
+    this.#need = length;
+    return false;
   }
 
   /** Reads one chunk if it is all there; false when more bytes are needed. */
@@ -250,7 +273,7 @@ export class RtmpSession {
     const limit = this.#sink ? MAX_MEDIA_BYTES : MAX_COMMAND_BYTES;
     if (length > limit) throw new ProtocolError('message too large');
     const take = Math.min(this.#inChunkSize, length - state.received);
-    if (input.length < offset + take) return false;
+    if (input.length < offset + take) return this.#wait(offset + take);
     // The whole chunk is here: commit the header and the payload.
     if (starting) {
       if (fmt === 0) {
