@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import { pino } from 'pino';
+import { createApi } from './api/index.js';
 import { createCache } from './cache/index.js';
 import type { Config } from './config/index.js';
 import { HotResponses } from './http/hot-cache.js';
@@ -104,6 +105,8 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     maxItemBytes: config.memoryCacheMaxItemBytes,
     ttlMs: config.sourceTtlMs,
   });
+  // The API writes through the configured origin itself (the counting wrapper only reads).
+  const api = await createApi({ config, origin: backend, sources, hot, log });
   metrics = new ProxyMetrics({
     limiter: () => limiter.stats(),
     origin: () => origin.stats(),
@@ -161,6 +164,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     metricsText: () => registry.text(),
     live: live?.routes,
     playground,
+    api: api.app,
     onRequest: (kind, status, seconds, cache) => registry.request(kind, status, seconds, cache ?? null),
     readiness: [
       async () => {
@@ -217,6 +221,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       await live?.close();
       // Closing the source endpoint makes running encodes fail fast; then let them clean up.
       await endpoint.close();
+      await api.close();
       await service.drain(5000);
     },
   };

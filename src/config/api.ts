@@ -20,6 +20,8 @@ export interface ApiConfig {
   uploadQueue: number;
   /** `UPLOAD_URL_TIMEOUT`: how long fetching a `file` URL may take, in ms. */
   urlTimeoutMs: number;
+  /** `PURGE_WEBHOOK_URL`: posted `{type, requestId, url}` on every purge (a CDN purge hook). */
+  purgeWebhookUrl?: string;
 }
 
 /** Names and defaults, as the README lists them. */
@@ -31,6 +33,7 @@ export const API_SETTINGS = {
   uploadConcurrency: { name: 'UPLOAD_CONCURRENCY', fallback: '4' },
   uploadQueue: { name: 'UPLOAD_QUEUE', fallback: '16' },
   urlTimeout: { name: 'UPLOAD_URL_TIMEOUT', fallback: '60' },
+  purgeWebhookUrl: { name: 'PURGE_WEBHOOK_URL', fallback: '' },
 } as const;
 
 /** What the API settings are checked against. */
@@ -107,6 +110,11 @@ export function loadApiConfig(
   const uploadConcurrency = parse(API_SETTINGS.uploadConcurrency, 4, (raw) => wholeNumber(raw, 1, 256));
   const uploadQueue = parse(API_SETTINGS.uploadQueue, 16, (raw) => wholeNumber(raw, 0, 10_000));
   const urlTimeoutMs = parse(API_SETTINGS.urlTimeout, 60, context.seconds) * 1000;
+  const purgeWebhookUrl = parse(API_SETTINGS.purgeWebhookUrl, undefined as string | undefined, (raw) => {
+    const url = new URL(raw);
+    if (!/^https?:$/.test(url.protocol)) throw new Error('expected an http(s) URL');
+    return url.toString();
+  });
   return {
     config: {
       enabled: privateKeys.length > 0,
@@ -117,6 +125,7 @@ export function loadApiConfig(
       uploadConcurrency,
       uploadQueue,
       urlTimeoutMs,
+      purgeWebhookUrl,
     },
     problems,
   };

@@ -55,6 +55,19 @@ export class HotResponses {
     return entry;
   }
 
+  /**
+   * Drops every answer whose URL path is `pathname` or lies under it (`/a.mp4` also drops
+   * `/a.mp4/ik-thumbnail.jpg` and `/tr:w-300/a.mp4`): a deleted or replaced source stops being
+   * replayed at once. `pathname` is percent-encoded as in a URL.
+   */
+  forgetPath(pathname: string): void {
+    for (const url of [...this.#entries.keys()]) {
+      // The path form (`/tr:w-300/a.mp4`) names the same source.
+      const path = new URL(url).pathname.replace(/\/tr:[^/]*(?=\/)/, '');
+      if (path === pathname || path.startsWith(`${pathname}/`)) this.#entries.delete(url);
+    }
+  }
+
   /** Stores an answer; `signedUntil` (seconds) caps the lifetime of a URL carrying `ik-t`. */
   remember(
     url: string,

@@ -40,6 +40,8 @@ export interface HttpDeps {
   /** Prometheus text for `/metrics`. */
   metricsText?: () => Promise<string>;
   onRequest?: (kind: string, status: number, seconds: number, cache: string | undefined) => void;
+  /** The upload and media library API's routes (or their 404/405 stand-ins), before delivery. */
+  api?: Hono;
   /** The playground's routes, mounted only when `PLAYGROUND` is on. */
   playground?: PlaygroundDeps;
   /** `/live/...` routes, mounted only when `RTMP_PORT` is set. */
@@ -258,6 +260,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   const hot = deps.hotCache;
   app.use('*', requestLog(deps.log));
+  if (deps.api) app.route('/', deps.api);
 
   app.options('*', (c) =>
     c.body(null, 204, {

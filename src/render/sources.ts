@@ -75,6 +75,14 @@ export class SourceReader {
     return stat;
   }
 
+  /**
+   * Drops what is remembered about `path` (its stat, and so every version-keyed fact), so the next
+   * request asks the origin again: the upload API calls it after deleting or replacing a file.
+   */
+  forget(path: string): void {
+    this.#stats.delete(path);
+  }
+
   /** The source's first bytes (at most `SNIFF_BYTES`), enough to tell its container. */
   async head(path: string, stat: SourceStat): Promise<Buffer> {
     if (stat.size === 0) return Buffer.alloc(0);

@@ -1,0 +1,135 @@
+/**
+ * The upload and media library API, assembled from configuration: the composition root calls
+ * `createApi` once and mounts the Hono app it returns before the delivery routes.
+ */
+import type { Hono } from 'hono';
+import type { Config } from '../config/index.js';
+import type { HotResponses } from '../http/hot-cache.js';
+import { isWritable, type Origin } from '../origin/types.js';
+import { JobLimiter } from '../render/limiter.js';
+import type { Logger } from '../render/logger.js';
+import { SourceEndpoint } from '../render/source-endpoint.js';
+import { SourceReader } from '../render/sources.js';
+import type { UploadRequest } from './fields.js';
+import { type Invalidator, MediaLibrary } from './library.js';
+import { type FileRecord, FileRecords } from './records.js';
+import { createApiApp, createApiOffApp } from './routes.js';
+import { UploadService } from './upload.js';
+import { GuardedFetcher } from './url-source.js';
+
+export { signUploadToken } from './auth.js';
+export { fileIdOf, pathOfFileId } from './names.js';
+
+/** What the API is built from (resolved by the composition root). */
+export interface ApiDeps {
+  config: Config;
+  /** The configured origin itself (not a wrapper), so its write side is reachable. */
+  origin: Origin;
+  /** The delivery side's source reader. */
+  sources: SourceReader;
+  hot?: HotResponses;
+  log: Logger;
+  /** Called after each stored upload (post transformations, webhooks). */
+  stored?: (record: FileRecord, request: UploadRequest, replaced: FileRecord | undefined) => void;
+}
+
+/** The mounted API and what shutdown must release. */
+export interface Api {
+  app: Hono;
+  enabled: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the API. Without `API_PRIVATE_KEY` it is off (404, and the start-up log says so); over a
+ * read-only origin it answers 405.
+ */
+export async function createApi(deps: ApiDeps): Promise<Api> {
+  const { config, log } = deps;
+  const api = config.api;
+  if (!api.enabled) {
+    log.info(
+      {},
+      'upload and media library API is off: set API_PRIVATE_KEY to enable /api/v1/files/upload and /v1/files',
+    );
+    return { app: createApiOffApp('no-key'), enabled: false, close: async () => undefined };
+  }
+  if (!isWritable(deps.origin)) {
+    log.warn({}, `upload and media library API is off: the ${deps.origin.kind} origin is read-only (405)`);
+    return { app: createApiOffApp('read-only'), enabled: false, close: async () => undefined };
+  }
+  const writer = deps.origin.writer;
+  const files = new FileRecords(writer);
+  const stagedEndpoint = await SourceEndpoint.start(writer.staged);
+  const stagedSources = new SourceReader({
+    origin: writer.staged,
+    endpoint: stagedEndpoint,
+    log,
+    ffprobePath: config.ffprobePath,
+    jobTimeoutMs: config.jobTimeoutMs,
+    sourceTtlMs: 60_000,
+    maxSourceBytes: config.maxSourceBytes,
+  });
+  const fetcher = new GuardedFetcher({
+    timeoutMs: api.urlTimeoutMs,
+    allowPrivate: config.allowPrivateOrigins,
+  });
+  const encode = (path: string) => `${config.basePath}/${path.split('/').map(encodeURIComponent).join('/')}`;
+  const invalidator: Invalidator = {
+    forget(path) {
+      deps.sources.forget(path);
+      deps.hot?.forgetPath(encode(path));
+    },
+  };
+  const upload = new UploadService({
+    writer,
+    files,
+    inspect: {
+      staged: writer.staged,
+      sources: stagedSources,
+      limits: {
+        maxOutputPixels: config.maxOutputPixels,
+        maxSourceDuration: config.maxSourceDuration,
+        maxSourcePixels: config.maxSourcePixels,
+        maxSourceStreams: config.maxSourceStreams,
+      },
+    },
+    limiter: new JobLimiter(api.uploadConcurrency, api.uploadQueue),
+    config: api,
+    fetcher,
+    log,
+    stored(record, request, replaced) {
+      // A replaced file's old answers must not be replayed on this node.
+      if (replaced) invalidator.forget(record.path);
+      deps.stored?.(record, request, replaced);
+    },
+  });
+  const library = new MediaLibrary({
+    writer,
+    files,
+    sources: deps.sources,
+    invalidator,
+    fetcher,
+    log,
+    purgeWebhook: api.purgeWebhookUrl ? new URL(api.purgeWebhookUrl) : undefined,
+  });
+  log.info(
+    { keys: api.privateKeys.length, clientUploads: Boolean(api.publicKey), maxBytes: api.uploadMaxBytes },
+    'upload and media library API is on: POST /api/v1/files/upload, /v1/files',
+  );
+  return {
+    app: createApiApp({
+      upload,
+      library,
+      privateKeys: api.privateKeys,
+      publicUrl: api.publicUrl,
+      basePath: config.basePath,
+      log,
+    }),
+    enabled: true,
+    async close() {
+      await stagedEndpoint.close();
+      await fetcher.close();
+    },
+  };
+}
