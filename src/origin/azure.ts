@@ -12,11 +12,12 @@ import {
   ProxyError,
   RangeNotSatisfiableError,
 } from '../errors.js';
+import { AzureWriter } from './azure-writer.js';
 import { chooseContentType } from './content-type.js';
 import { ORIGIN_MESSAGES } from './messages.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
 import { windowStream } from './stream.js';
-import type { ByteRange, Origin, SourceListing, SourceStat } from './types.js';
+import type { ByteRange, Origin, OriginWriter, SourceListing, SourceStat } from './types.js';
 
 /**
  * How the proxy signs in to Azure Blob Storage: a connection string (which may name its own blob
@@ -35,6 +36,8 @@ export interface AzureOriginOptions {
   auth: AzureAuth;
   /** Budget for an answer (headers), and for each try of a call. */
   timeoutMs: number;
+  /** A ready container client (another prefix of the same container); built from `auth` when absent. */
+  containerClient?: ContainerClient;
 }
 
 /** The SDK's `RestError` as far as this adapter reads it. */
@@ -115,15 +118,24 @@ export class AzureOrigin implements Origin {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   #containerSeen = false;
+  /** Uploads and records (see `AzureWriter`). */
+  readonly writer: OriginWriter;
 
   constructor(options: AzureOriginOptions) {
     this.#containerName = options.container;
     this.#prefix =
       options.prefix === '' || options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     this.#timeoutMs = options.timeoutMs;
-    this.#container = azureServiceClient(options.auth, options.timeoutMs).getContainerClient(
-      options.container,
-    );
+    this.#container =
+      options.containerClient ??
+      azureServiceClient(options.auth, options.timeoutMs).getContainerClient(options.container);
+    this.writer = new AzureWriter({
+      container: this.#container,
+      prefix: this.#prefix,
+      call: (call, signal) => this.#call(call, signal),
+      translate: (error) => this.#translate(error),
+      readPrefix: (prefix) => new AzureOrigin({ ...options, prefix, containerClient: this.#container }),
+    });
   }
 
   #blob(source: string) {
