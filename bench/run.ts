@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
 import { createFfmpegSpy, type FfmpegSpy } from '../test/support/ffmpeg-spy.js';
 import { startTestS3 } from '../test/support/s3.js';
+import { LIVE_SCENARIO, liveRealTime } from './live.js';
 import { ensureMedia } from './media.js';
 import { startOriginCounter } from './origin-counter.js';
 import { benchmarksDocument, type MachineInfo, markdownTable, type Row } from './report.js';
@@ -67,6 +68,10 @@ stat-ed, probed or rendered it.
 7. The grain clip's q-100 output (cached on disk after one request) under wrk with random 1 MiB
    \`Range\` requests (-c8 -t2 -d5s, same seeded sequence) vs nginx (sendfile on; worker_processes auto,
    and 1 for an informational row) serving a byte-identical copy.
+8. Live (bench/live.ts): a 720p30 source published in real time over RTMP (\`ffmpeg -re -c copy\`) for
+   60 s to its own proxy process with LIVE_SR=240_360; the transcoder's steady speed (frames per second
+   after the first 10 s / 30) and CPU (cores, /proc), the playlist's end after the unpublish, and the
+   same argv unthrottled on the file (headroom). \`--only 8\` needs no S3 and no other media.
 
 Repetitions of a scenario alternate proxy and reference so drift on the host hits both, and each
 measurement starts only once the proxy runs no ffmpeg/ffprobe (e.g. the segment N+1 prefetch it starts
@@ -136,6 +141,16 @@ async function main(): Promise<void> {
     .join(' / ');
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(`ik-video-proxy bench: ${os.availableParallelism()} CPUs, load ${loadAtStart}`);
+  if (only && [...only].every((n) => n === LIVE_SCENARIO)) {
+    // The live scenario brings its own source and proxy: no S3, no 1 GB file to generate.
+    const work = await mkdtemp(path.join(os.tmpdir(), 'ikvp-bench-live-'));
+    const details: string[] = [];
+    const rows = await liveRealTime({ repoRoot: REPO_ROOT, mediaDir: MEDIA_DIR, work, log, details });
+    log(markdownTable(rows));
+    for (const line of details) log(`- ${line}`);
+    await rm(work, { recursive: true, force: true });
+    return;
+  }
 
   log('media:');
   const media = await ensureMedia(MEDIA_DIR, log);
@@ -257,6 +272,9 @@ async function main(): Promise<void> {
     await run(5, '50 identical cold', () => identicalBurst(ctx));
     await run(7, 'Range on a cached file', () => rangeThroughput(ctx));
     await run(6, 'memory, 1 GB source', () => memoryWhileTranscodingHuge(ctx, HUGE_TRANSCODE_CAP_MS));
+    await run(LIVE_SCENARIO, 'live 720p30 -> 240/360', () =>
+      liveRealTime({ repoRoot: REPO_ROOT, mediaDir: MEDIA_DIR, work, log, details }),
+    );
   } finally {
     for (const proxy of proxies) await proxy.close();
     await counter.close();
