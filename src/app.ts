@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import { pino } from 'pino';
 import { createApi } from './api/index.js';
 import { createCache } from './cache/index.js';
+import { CaptionFinder } from './captions/finder.js';
 import type { Config } from './config/index.js';
 import { HotResponses } from './http/hot-cache.js';
 import { ProxyMetrics } from './http/metrics.js';
@@ -91,6 +92,15 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       layerInputs: new LayerInputs(
         { stat: (file) => sources.stat(file), open: (file) => sources.open(file) },
         { maxPixels: config.maxSourcePixels, maxImageBytes: LAYER_IMAGE_MAX_BYTES },
+      ),
+      // Caption files beside a source (`a.en.vtt`), listed through the origin when it can list.
+      captions: new CaptionFinder(
+        {
+          list: origin.list && ((dir, limit) => origin.list!(dir, limit)),
+          stat: (file) => sources.stat(file),
+          open: (file) => sources.open(file),
+        },
+        config.sourceTtlMs,
       ),
       limits: {
         maxOutputPixels: config.maxOutputPixels,

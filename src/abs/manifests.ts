@@ -1,3 +1,5 @@
+import type { CaptionTrack } from '../captions/names.js';
+import { trackName } from '../captions/names.js';
 import { ABS_FOLDER, absFileName, absResourcePath, trackPathName } from './layout.js';
 import {
   type AbsPlan,
@@ -42,8 +44,20 @@ function frameRateText(rate: FrameRate): string {
  * HLS master playlist. URIs are relative to the master's URL and carry `query` (the master's
  * query string, with or without a leading `?`) so `tr` and signatures reach every request.
  */
-export function hlsMasterPlaylist(plan: AbsPlan, query: string): string {
+export function hlsMasterPlaylist(
+  plan: AbsPlan,
+  query: string,
+  captions: readonly CaptionTrack[] = [],
+): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
+  // Caption files beside the source: one SUBTITLES rendition each, the first the default.
+  captions.forEach((track, index) => {
+    const uri = withQuery(absResourcePath({ kind: 'caption-playlist', lang: track.lang }), query);
+    const flags = index === 0 ? 'DEFAULT=YES,AUTOSELECT=YES' : 'DEFAULT=NO,AUTOSELECT=YES';
+    lines.push(
+      `#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="${quotable(trackName(track.lang))}",LANGUAGE="${track.lang}",${flags},FORCED=NO,URI="${uri}"`,
+    );
+  });
   const audio = plan.audio;
   if (audio) {
     lines.push(
@@ -60,6 +74,7 @@ export function hlsMasterPlaylist(plan: AbsPlan, query: string): string {
       `FRAME-RATE=${frameRateText(plan.video.frameRate)}`,
     ];
     if (audio) attributes.push('AUDIO="audio"');
+    if (captions.length) attributes.push('SUBTITLES="subs"');
     lines.push(
       `#EXT-X-STREAM-INF:${attributes.join(',')}`,
       withQuery(absResourcePath({ kind: 'hls-media', height: r.height }), query),
@@ -93,6 +108,11 @@ export function hlsMediaPlaylist(plan: AbsPlan, height: number, query: string): 
   });
   lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
+}
+
+/** A value safe inside an HLS quoted string (no `"`, no line break). */
+function quotable(text: string): string {
+  return text.replace(/["\r\n]/g, '');
 }
 
 function xmlEscape(text: string): string {
@@ -138,7 +158,7 @@ function segmentTemplate(timescale: number, durations: number[], query: string, 
  * (id = height, so `$RepresentationID$` builds the same URLs as HLS) and an audio AdaptationSet
  * (id `audio`). The SegmentTimeline lists the exact durations the encoder produces.
  */
-export function dashManifest(plan: AbsPlan, query: string): string {
+export function dashManifest(plan: AbsPlan, query: string, captions: readonly CaptionTrack[] = []): string {
   const v = plan.video;
   const rate = v.frameRate.den === 1 ? String(v.frameRate.num) : `${v.frameRate.num}/${v.frameRate.den}`;
   const top = plan.renditions[plan.renditions.length - 1]!;
@@ -166,6 +186,18 @@ export function dashManifest(plan: AbsPlan, query: string): string {
       '    </AdaptationSet>',
     );
   }
+  // Caption files beside the source: one text AdaptationSet each, the whole WebVTT as its BaseURL.
+  captions.forEach((track, index) => {
+    const url = xmlEscape(withQuery(absResourcePath({ kind: 'caption-track', lang: track.lang }), query));
+    out.push(
+      `    <AdaptationSet id="${index + 2}" contentType="text" mimeType="text/vtt" lang="${track.lang}">`,
+      `      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="${index === 0 ? 'main' : 'subtitle'}"/>`,
+      `      <Representation id="text-${track.lang}" bandwidth="256">`,
+      `        <BaseURL>${url}</BaseURL>`,
+      '      </Representation>',
+      '    </AdaptationSet>',
+    );
+  });
   out.push('  </Period>', '</MPD>');
   return `${out.join('\n')}\n`;
 }

@@ -1,3 +1,4 @@
+import type { CaptionTrack } from '../captions/names.js';
 import { BadRequestError } from '../errors.js';
 import { withLayers } from '../layers/index.js';
 import { runPipelineToBuffer } from '../media/runner.js';
@@ -97,7 +98,7 @@ function textKind<K extends 'hls-master' | 'dash-manifest' | 'hls-media'>(
   name: K,
   description: string,
   contentType: string,
-  write: (plan: AbsPlan, request: RequestOf<K>, query: string) => string,
+  write: (plan: AbsPlan, request: RequestOf<K>, query: string, captions: CaptionTrack[]) => string,
 ): BufferedKind<K> {
   return {
     name,
@@ -105,6 +106,7 @@ function textKind<K extends 'hls-master' | 'dash-manifest' | 'hls-media'>(
     description,
     accepts: ACCEPTS,
     layers: true,
+    captions: name !== 'hls-media',
     check: checkStreaming,
     identify: (request, inputs, settings) => ({
       canonical: request.canonical,
@@ -112,7 +114,8 @@ function textKind<K extends 'hls-master' | 'dash-manifest' | 'hls-media'>(
     }),
     async produce({ request, facts, inputs, settings }) {
       const plan = planAbs(request.params, facts.info, settings.segmentSeconds);
-      return { contentType, body: Buffer.from(write(plan, request, inputs.forwardedQuery)) };
+      const body = write(plan, request, inputs.forwardedQuery, inputs.captions ?? []);
+      return { contentType, body: Buffer.from(body) };
     },
   };
 }
@@ -187,14 +190,14 @@ const segment = segmentKind('abs-segment');
 
 /** The output kinds of adaptive streaming, by suffix kind. */
 export const absKinds: { readonly [K in AbsKindName]: BufferedKind<K> } = {
-  'hls-master': textKind('hls-master', 'HLS playlists', HLS_TYPE, (plan, _request, query) =>
-    hlsMasterPlaylist(plan, query),
+  'hls-master': textKind('hls-master', 'HLS playlists', HLS_TYPE, (plan, _request, query, captions) =>
+    hlsMasterPlaylist(plan, query, captions),
   ),
   'dash-manifest': textKind(
     'dash-manifest',
     'DASH manifests',
     'application/dash+xml',
-    (plan, request, query) => dashManifest(plan, segmentQuery(request, query)),
+    (plan, request, query, captions) => dashManifest(plan, segmentQuery(request, query), captions),
   ),
   'hls-media': textKind('hls-media', 'HLS playlists', HLS_TYPE, (plan, request, query) => {
     requireTrack(plan, request.suffix.height);

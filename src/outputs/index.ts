@@ -1,4 +1,5 @@
 import { absKinds } from '../abs/outputs.js';
+import { captionPlaylistKind, captionTrackKind } from '../captions/outputs.js';
 import { BadRequestError } from '../errors.js';
 import { seekTrackKind, spriteSheetKind } from '../seek/outputs.js';
 import { PARAM_ORDER } from '../url/params.js';
@@ -24,6 +25,8 @@ export const OUTPUT_KINDS: OutputRegistry = {
   'seek-vtt': seekTrackKind,
   sprite: spriteSheetKind,
   ...absKinds,
+  'caption-playlist': captionPlaylistKind,
+  'caption-track': captionTrackKind,
 };
 
 /**

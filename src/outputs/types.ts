@@ -1,4 +1,6 @@
 import type { CacheMeta } from '../cache/types.js';
+import type { CaptionFinder } from '../captions/finder.js';
+import type { CaptionTrack } from '../captions/names.js';
 import type { LayerInputs } from '../layers/inputs.js';
 import type { SourceInput } from '../media/argv.js';
 import type { PlanLimits } from '../plan/types.js';
@@ -29,6 +31,8 @@ export interface RequestInputs {
   forwardedQuery: string;
   /** The versions of the layers' input files (`LayerInputs.versions`); part of every key. */
   layerVersions?: string;
+  /** The source's caption tracks, for kinds that list or serve them (part of their key). */
+  captions?: CaptionTrack[];
 }
 
 /** Settings every kind may read, fixed for the life of the process. */
@@ -42,6 +46,8 @@ export interface OutputSettings {
   jobTimeoutMs: number;
   /** Reads layer inputs (`l-image,i-...`) from the origin; absent: layers are refused. */
   layerInputs?: LayerInputs;
+  /** Finds and reads the caption files beside a source; absent: streams list no captions. */
+  captions?: CaptionFinder;
 }
 
 /** What identifies an output beyond its source and suffix: the cache key's kind-specific part. */
@@ -100,6 +106,8 @@ interface OutputKindBase<K extends OutputKindName> {
   readonly accepts: readonly ParamKey[];
   /** True when the kind renders layers (`l-...`); otherwise a layer is a 400. */
   readonly layers?: boolean;
+  /** True when the kind lists or serves the source's caption tracks (`RequestInputs.captions`). */
+  readonly captions?: boolean;
   /** Checks the request beyond `accepts` (pure; throws a 400 naming the parameter). */
   check?(request: RequestOf<K>): void;
 }

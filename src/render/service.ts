@@ -188,6 +188,13 @@ export class RenderService {
         throw new ProxyError(501, 'not_implemented', 'Layers are not available on this deployment');
       inputs.layerVersions = await timed(hints.timings, 'origin', reader.versions(request.params.layers));
     }
+    if (kind.captions && this.#deps.settings.captions) {
+      inputs.captions = await timed(
+        hints.timings,
+        'origin',
+        this.#deps.settings.captions.find(request.sourcePath),
+      );
+    }
     const key = this.#key(kind, request, stat, inputs);
     const hit = await timed(hints.timings, 'cache', this.#cacheGet(key));
     if (hit) return { kind: 'output', object: hit, cacheStatus: 'HIT' };
@@ -233,7 +240,13 @@ export class RenderService {
       sourceVersion: stat.version,
       kind: JSON.stringify(request.suffix),
       canonical: identity.canonical,
-      variant: inputs.layerVersions ? `${identity.variant}|layers:${inputs.layerVersions}` : identity.variant,
+      variant: [
+        identity.variant,
+        inputs.layerVersions ? `layers:${inputs.layerVersions}` : '',
+        inputs.captions?.length ? `captions:${JSON.stringify(inputs.captions)}` : '',
+      ]
+        .filter(Boolean)
+        .join('|'),
     });
   }
 

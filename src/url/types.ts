@@ -15,6 +15,8 @@ export type Suffix =
   | { kind: 'hls-media'; height: number } // /ik-abs/<height>/index.m3u8
   | { kind: 'abs-init'; height: number } // /ik-abs/<height>/init.mp4
   | { kind: 'abs-segment'; height: number; index: number } // /ik-abs/<height>/seg-<index>.m4s
+  | { kind: 'caption-playlist'; lang: string } // /ik-abs/text-<lang>/index.m3u8
+  | { kind: 'caption-track'; lang: string } // /ik-abs/text-<lang>/captions.vtt
   | { kind: 'seek-vtt' } // /ik-seek-thumbnail-track.vtt
   | { kind: 'sprite'; index: number } // /ik-sprite-<index>.jpg
   | { kind: 'metadata' }; // /ik-metadata.json

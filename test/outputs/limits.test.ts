@@ -17,6 +17,8 @@ const EVERY_KIND: Record<keyof typeof OUTPUT_KINDS, string> = {
   'abs-segment': '/sample.mp4/ik-abs/240/seg-0.m4s?tr=sr-240_360',
   'seek-vtt': '/sample.mp4/ik-seek-thumbnail-track.vtt',
   sprite: '/sample.mp4/ik-sprite-0.jpg',
+  'caption-playlist': '/sample.mp4/ik-abs/text-en/index.m3u8?tr=sr-240_360',
+  'caption-track': '/sample.mp4/ik-abs/text-en/captions.vtt?tr=sr-240_360',
 };
 
 /** Each source limit, set just below what `sample.mp4` has, and the answer every kind must give. */

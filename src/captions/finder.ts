@@ -1,0 +1,71 @@
+import type { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import { NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { type Cue, MAX_SUBTITLE_BYTES, parseSubtitles } from '../layers/subtitles.js';
+import type { SourceListing, SourceStat } from '../origin/types.js';
+import { type CaptionTrack, captionFiles, stemOf } from './names.js';
+
+/** What the finder needs from the origin (through the source reader, so its limits apply). */
+export interface CaptionOrigin {
+  /** Absent when the origin cannot list (an HTTP origin): such sources have no caption tracks. */
+  list?(dir: string, limit: number): Promise<SourceListing[]>;
+  stat(path: string): Promise<SourceStat>;
+  open(path: string): Promise<Readable>;
+}
+
+/** Entries of a folder looked at for captions; a busier folder may hide some of its captions. */
+const LIST_LIMIT = 2000;
+
+/**
+ * Finds a source's caption files (`<stem>.<lang>.vtt|srt` beside it) and reads them as cues.
+ * What a folder holds is remembered for `ttlMs`, like a source's stat, so manifests do not list
+ * the folder on every request.
+ */
+export class CaptionFinder {
+  readonly #origin: CaptionOrigin;
+  readonly #found: LRUCache<string, CaptionTrack[]>;
+
+  constructor(origin: CaptionOrigin, ttlMs: number) {
+    this.#origin = origin;
+    this.#found = new LRUCache({ max: 5000, ttl: Math.max(1, ttlMs) });
+  }
+
+  /** The caption tracks of `sourcePath`, sorted by language (none when the origin cannot list). */
+  async find(sourcePath: string): Promise<CaptionTrack[]> {
+    const cached = this.#found.get(sourcePath);
+    if (cached) return cached;
+    const list = this.#origin.list?.bind(this.#origin);
+    if (!list) return [];
+    const listing = await list(stemOf(sourcePath).dir, LIST_LIMIT).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return [];
+      throw error;
+    });
+    const tracks: CaptionTrack[] = [];
+    for (const file of captionFiles(
+      sourcePath,
+      listing.map((entry) => entry.path),
+    )) {
+      const stat = await this.#origin.stat(file.path).catch(() => undefined);
+      if (stat) tracks.push({ ...file, version: `${stat.version}:${stat.size}` });
+    }
+    this.#found.set(sourcePath, tracks);
+    return tracks;
+  }
+
+  /** The cues of one track (a file over `MAX_SUBTITLE_BYTES` is a 413). */
+  async read(track: CaptionTrack): Promise<Cue[]> {
+    const where = `The ${track.lang} caption file`;
+    const stat = await this.#origin.stat(track.path);
+    if (stat.size > MAX_SUBTITLE_BYTES)
+      throw new PayloadTooLargeError(`${where} is over ${MAX_SUBTITLE_BYTES} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of await this.#origin.open(track.path)) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_SUBTITLE_BYTES)
+        throw new PayloadTooLargeError(`${where} is over ${MAX_SUBTITLE_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    return parseSubtitles(Buffer.concat(chunks).toString('utf8'), where);
+  }
+}
