@@ -43,7 +43,7 @@ export class ProxyMetrics {
     });
     this.#cache = new Counter({
       name: 'ikvp_cache_lookups_total',
-      help: 'Output cache lookups: hit_memory, hit_disk, hit_s3, miss, streaming',
+      help: 'Output cache lookups: hit_memory, hit_disk, hit_s3, hit_azure, miss, streaming',
       labelNames: ['result'],
       registers,
     });
