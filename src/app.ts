@@ -175,6 +175,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     live: live?.routes,
     playground,
     api: api.app,
+    isPrivateSource: api.isPrivate,
     onRequest: (kind, status, seconds, cache) => registry.request(kind, status, seconds, cache ?? null),
     readiness: [
       async () => {

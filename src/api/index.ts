@@ -12,7 +12,7 @@ import { SourceEndpoint } from '../render/source-endpoint.js';
 import { SourceReader } from '../render/sources.js';
 import type { UploadRequest } from './fields.js';
 import { type Invalidator, MediaLibrary } from './library.js';
-import { type FileRecord, FileRecords } from './records.js';
+import { type FileRecord, FileRecords, PrivateFiles } from './records.js';
 import { createApiApp, createApiOffApp } from './routes.js';
 import { UploadService } from './upload.js';
 import { GuardedFetcher } from './url-source.js';
@@ -37,6 +37,8 @@ export interface ApiDeps {
 export interface Api {
   app: Hono;
   enabled: boolean;
+  /** Whether delivering `path` needs a signed URL (`isPrivateFile`); absent when the API is off. */
+  isPrivate?: (path: string) => Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   }
   const writer = deps.origin.writer;
   const files = new FileRecords(writer);
+  const privateFiles = new PrivateFiles(files, config.sourceTtlMs);
   const stagedEndpoint = await SourceEndpoint.start(writer.staged);
   const stagedSources = new SourceReader({
     origin: writer.staged,
@@ -78,6 +81,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
   const invalidator: Invalidator = {
     forget(path) {
       deps.sources.forget(path);
+      privateFiles.note(path, undefined);
       deps.hot?.forgetPath(encode(path));
     },
   };
@@ -96,11 +100,13 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     },
     limiter: new JobLimiter(api.uploadConcurrency, api.uploadQueue),
     config: api,
+    canSign: config.signingKeys.length > 0,
     fetcher,
     log,
     stored(record, request, replaced) {
       // A replaced file's old answers must not be replayed on this node.
       if (replaced) invalidator.forget(record.path);
+      privateFiles.note(record.path, record.isPrivateFile);
       deps.stored?.(record, request, replaced);
     },
   });
@@ -127,6 +133,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
       log,
     }),
     enabled: true,
+    isPrivate: (path) => privateFiles.isPrivate(path),
     async close() {
       await stagedEndpoint.close();
       await fetcher.close();

@@ -3,6 +3,7 @@
  * reserved folder (`.ik-proxy/records/files/<path>.json`), which no delivery route serves. Any
  * node reads the same records, so any node answers for any file.
  */
+import { LRUCache } from 'lru-cache';
 import type { OriginWriter } from '../origin/types.js';
 import type { MetadataValue } from './fields.js';
 import type { Inspection, UploadKind } from './inspect.js';
@@ -123,5 +124,36 @@ export class FileRecords {
 
   async delete(path: string): Promise<void> {
     await this.#writer.records.delete(FileRecords.keyOf(path));
+  }
+}
+
+/**
+ * Which paths hold private files (`isPrivateFile`), asked by every delivery while the API is on.
+ * Answers are remembered for `ttlMs` (`SOURCE_TTL`), so a delivery costs at most one record read
+ * per source and period; this node learns of its own uploads and deletes at once, other nodes
+ * within `ttlMs`.
+ */
+export class PrivateFiles {
+  readonly #files: FileRecords;
+  readonly #known: LRUCache<string, { private: boolean }>;
+
+  constructor(files: FileRecords, ttlMs: number) {
+    this.#files = files;
+    this.#known = new LRUCache({ max: 50_000, ttl: Math.max(1, ttlMs) });
+  }
+
+  async isPrivate(path: string): Promise<boolean> {
+    const known = this.#known.get(path);
+    if (known) return known.private;
+    const record = await this.#files.get(path).catch(() => undefined);
+    const answer = record?.isPrivateFile === true;
+    this.#known.set(path, { private: answer });
+    return answer;
+  }
+
+  /** What this node just stored or deleted. */
+  note(path: string, isPrivate: boolean | undefined): void {
+    if (isPrivate === undefined) this.#known.delete(path);
+    else this.#known.set(path, { private: isPrivate });
   }
 }

@@ -28,6 +28,8 @@ export interface UploadDeps {
   /** Bounds uploads in progress (`UPLOAD_CONCURRENCY`, `UPLOAD_QUEUE`). */
   limiter: JobLimiter;
   config: ApiConfig;
+  /** Whether `SIGNING_KEY` is set: private files are delivered only on signed URLs. */
+  canSign: boolean;
   fetcher: GuardedFetcher;
   log: Logger;
   /** Called after a file is stored (post transformations, webhooks, purging what an overwrite replaced). */
@@ -115,6 +117,12 @@ export class UploadService {
       staged = staging ? await staging : undefined;
       if (!basicChecked) await this.#checkClientToken(form.fields);
       const request = parseUploadFields(form.fields, form.hasBinaryFile);
+      if (request.isPrivateFile && !this.#deps.canSign) {
+        throw new InvalidFieldError(
+          'isPrivateFile',
+          'Private files need signed URLs: set SIGNING_KEY on the server',
+        );
+      }
       if (request.pre) {
         throw new InvalidFieldError(
           'transformation.pre',

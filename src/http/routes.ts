@@ -5,7 +5,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { DASH_MANIFEST_NAME, HLS_MASTER_NAME, splitAbsPath } from '../abs/layout.js';
-import { NotFoundError, ProxyError, toProxyError } from '../errors.js';
+import { NotFoundError, ProxyError, toProxyError, UnauthorizedError } from '../errors.js';
 import type { Delivery, Logger, RenderService, Timings } from '../render/service.js';
 import { seekTrackPathOf } from '../seek/layout.js';
 import { forwardedQuery } from '../url/query.js';
@@ -42,6 +42,8 @@ export interface HttpDeps {
   onRequest?: (kind: string, status: number, seconds: number, cache: string | undefined) => void;
   /** The upload and media library API's routes (or their 404/405 stand-ins), before delivery. */
   api?: Hono;
+  /** Whether a source is a private upload (`isPrivateFile`), delivered only on a signed URL. */
+  isPrivateSource?: (sourcePath: string) => Promise<boolean>;
   /** The playground's routes, mounted only when `PLAYGROUND` is on. */
   playground?: PlaygroundDeps;
   /** `/live/...` routes, mounted only when `RTMP_PORT` is set. */
@@ -324,6 +326,9 @@ export function createHttpApp(deps: HttpDeps): Hono {
       const request = parseRequestUrl(pathname, url.searchParams, { named: deps.named });
       kind = request.suffix.kind;
       if (request.sourcePath === '') throw new NotFoundError('No source path in the URL');
+      if (!deps.requireSignedUrls && !signed && (await deps.isPrivateSource?.(request.sourcePath))) {
+        throw new UnauthorizedError('This file is private: its URLs must be signed (ik-s)');
+      }
       const range = c.req.header('range');
       const timings: Timings = {};
       const delivery = await deps.service.deliver(request, {
