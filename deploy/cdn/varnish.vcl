@@ -8,8 +8,8 @@ vcl 4.1;
 # - a complete output carries CACHE_CONTROL (one year by default), Content-Length, a strong ETag
 #   and Last-Modified: stored, ranges served from it (206), revalidated with If-None-Match (304);
 # - an output still encoding is streamed with `Cache-Control: no-store` and
-#   `Cache-Status: ...; detail=streaming`: never stored; a viewer who asked for a range gets the
-#   range from the proxy (which answers it from the bytes already encoded);
+#   `Cache-Status: ...; detail=streaming`: passed to the viewer at once (a ranged viewer too, as
+#   a 200), never stored; the next request after the encode stores the complete output;
 # - a signed URL's answer is fresh only until its ik-t (no grace here either); errors are no-store.
 
 backend ik_video_proxy {
@@ -45,12 +45,12 @@ sub vcl_recv {
     }
     set req.http.User-Agent = "ik-video-proxy-class/" + req.http.X-Ikvp-Class;
   }
-  # On a miss Varnish fetches the whole object and answers ranges from it. The range is kept
-  # aside so that, if the object turns out to be still encoding, it goes to the proxy instead.
-  unset req.http.X-Ikvp-Range;
-  if (req.http.Range) {
-    set req.http.X-Ikvp-Range = req.http.Range;
-  }
+  # Range: on a miss Varnish fetches the whole object (without the range) and answers ranges
+  # from it once it has a length. An output still encoding has none yet; it streams to the
+  # ranged viewer as a 200 at once. (Passing the range to the proxy does not help here: the
+  # proxy's answer from a growing output is `206 bytes a-b/*`, whose unknown total Varnish 7.1
+  # refuses as an "Invalid content-range header"; the proxy answers requests that come through
+  # a cache, with `Via`, with the same 200.)
   return (hash);
 }
 
@@ -71,13 +71,6 @@ sub vcl_hash {
   return (lookup);
 }
 
-sub vcl_backend_fetch {
-  # The second try of a ranged miss on a growing output: the range goes to the proxy.
-  if (bereq.retries > 0 && bereq.http.X-Ikvp-Range) {
-    set bereq.http.Range = bereq.http.X-Ikvp-Range;
-  }
-}
-
 sub vcl_backend_response {
   # X-Cache is the proxy's own tier label; a stored copy would replay it. Cache-Status says it.
   unset beresp.http.X-Cache;
@@ -89,11 +82,8 @@ sub vcl_backend_response {
     return (deliver);
   }
   if (beresp.http.Cache-Status ~ "detail=streaming") {
-    # Still encoding: no length, so no ranges could be served from it later. Not stored; a
-    # ranged request asks the proxy for its range (answered from the bytes already written).
-    if (bereq.http.X-Ikvp-Range && bereq.retries == 0) {
-      return (retry);
-    }
+    # Still encoding: no length, so no ranges could be served from it later. Not stored (the
+    # proxy says no-store too); the next request after the encode stores the complete output.
     set beresp.ttl = 1s;
     set beresp.grace = 0s;
     set beresp.uncacheable = true;

@@ -334,7 +334,13 @@ export function createHttpApp(deps: HttpDeps): Hono {
       const delivery = await deps.service.deliver(request, {
         userAgent: c.req.header('user-agent'),
         partialRange: range !== undefined && !/^bytes=0-$/.test(range.trim()),
-        range: c.req.header('if-range') ? undefined : parseOpenRange(range),
+        // A range of an output still encoding is answered from its written bytes with an unknown
+        // total (`bytes a-b/*`), which caches refuse (Varnish 7.1: "Invalid content-range
+        // header"); a request that came through one (`Via`, `CDN-Loop`) is streamed whole instead.
+        range:
+          c.req.header('if-range') || c.req.header('via') || c.req.header('cdn-loop')
+            ? undefined
+            : parseOpenRange(range),
         headOnly: c.req.method === 'HEAD',
         forwardedQuery: forwardedQuery({ search: url.search, canonical: request.canonical, signed }),
         // Lazy: building the full Request object is measurable on the cache-hit path.
