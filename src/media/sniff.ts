@@ -16,7 +16,8 @@ export type Demuxer =
   | 'h264'
   | 'flv'
   | 'mp3'
-  | 'wav';
+  | 'wav'
+  | 'gif';
 
 /** How many leading bytes `sniffDemuxer` wants to see. */
 export const SNIFF_BYTES = 4096;
@@ -60,6 +61,8 @@ export function sniffDemuxer(head: Buffer): Demuxer | undefined {
   if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 4) === 'AVI ') return 'avi';
   if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 4) === 'WAVE') return 'wav';
   if (ascii(head, 0, 3) === 'FLV') return 'flv';
+  // An animated GIF is a (silent) video source: `/ik-gif-video.mp4` delivers it as MP4 or WebM.
+  if (ascii(head, 0, 6) === 'GIF87a' || ascii(head, 0, 6) === 'GIF89a') return 'gif';
   if (looksLikeMpegTs(head, 188, 0)) return 'mpegts';
   if (looksLikeMpegTs(head, 192, 4)) return 'mpegts'; // M2TS / .mts: 4-byte timecode before each packet
   if (ascii(head, 0, 3) === 'ID3' || (head[0] === 0xff && (head[1]! & 0xe0) === 0xe0)) return 'mp3';
@@ -174,4 +177,5 @@ const CONTAINER_TYPES: Record<Demuxer, (head: Buffer) => string> = {
   h264: () => 'video/H264',
   mp3: () => 'audio/mpeg',
   wav: () => 'audio/wav',
+  gif: () => 'image/gif',
 };

@@ -4,6 +4,7 @@ import { BadRequestError } from '../errors.js';
 import { seekTrackKind, spriteSheetKind } from '../seek/outputs.js';
 import { PARAM_ORDER } from '../url/params.js';
 import type { ProxyRequest } from '../url/types.js';
+import { gifVideoKind } from './gif-video.js';
 import { metadataKind } from './metadata.js';
 import { originalKind, wantsOriginal } from './original.js';
 import { thumbnailKind } from './thumbnail.js';
@@ -20,6 +21,7 @@ export type * from './types.js';
  */
 export const OUTPUT_KINDS: OutputRegistry = {
   video: videoKind,
+  'gif-video': gifVideoKind,
   thumbnail: thumbnailKind,
   metadata: metadataKind,
   'seek-vtt': seekTrackKind,

@@ -27,6 +27,8 @@ export function matchSuffix(segments: readonly string[]): SuffixMatch {
       return { suffix: { kind: 'metadata' }, segments: 1 };
     case 'ik-video.mp4':
       return { suffix: { kind: 'video' }, segments: 1 };
+    case 'ik-gif-video.mp4':
+      return { suffix: { kind: 'gif-video' }, segments: 1 };
   }
   const sheet = parseSpriteSheetName(last);
   if (sheet !== undefined) return { suffix: { kind: 'sprite', index: sheet }, segments: 1 };

@@ -9,6 +9,7 @@ import type { Layer } from '../layers/types.js';
 /** Which output a URL asks for, decided by the suffix after the source path. */
 export type Suffix =
   | { kind: 'video' } // no suffix (or /ik-video.mp4): the source, transformed or original
+  | { kind: 'gif-video' } // /ik-gif-video.mp4: an animated GIF source delivered as a video
   | { kind: 'thumbnail' } // /ik-thumbnail.jpg
   | { kind: 'hls-master' } // /ik-master.m3u8
   | { kind: 'dash-manifest' } // /ik-master.mpd

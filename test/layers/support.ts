@@ -34,6 +34,14 @@ export function useLayerOrigin(): string {
       ...['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '25', '-c:a', 'aac', '-shortest'],
       path.join(dir, 'base.mp4'),
     ]);
+    // An animated GIF: red for 1 s, then green for 1 s (10 frames a second).
+    await run(REAL_FFMPEG, [
+      ...['-hide_banner', '-loglevel', 'error', '-y'],
+      ...['-f', 'lavfi', '-i', 'color=c=red:s=161x121:r=10:d=1'],
+      ...['-f', 'lavfi', '-i', 'color=c=lime:s=161x121:r=10:d=1'],
+      ...['-filter_complex', '[0][1]concat=n=2:v=1,split[a][b];[a]palettegen[p];[b][p]paletteuse'],
+      ...['-loop', '0', path.join(dir, 'anim.gif')],
+    ]);
     const red = { r: 255, g: 0, b: 0, alpha: 1 };
     await sharp({ create: { width: 40, height: 30, channels: 4, background: red } })
       .png()

@@ -8,6 +8,7 @@ import { startProxy, type TestProxy } from '../support/proxy.js';
 /** One URL per output kind of the registry, all on the same 12 s 1280x720 source with audio. */
 const EVERY_KIND: Record<keyof typeof OUTPUT_KINDS, string> = {
   video: '/sample.mp4?tr=w-100',
+  'gif-video': '/sample.mp4/ik-gif-video.mp4?tr=w-100',
   thumbnail: '/sample.mp4/ik-thumbnail.jpg?tr=w-100',
   metadata: '/sample.mp4/ik-metadata.json',
   'hls-master': '/sample.mp4/ik-master.m3u8?tr=sr-240_360',
