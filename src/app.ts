@@ -116,7 +116,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     ttlMs: config.sourceTtlMs,
   });
   // The API writes through the configured origin itself (the counting wrapper only reads).
-  const api = await createApi({ config, origin: backend, sources, hot, log });
+  const api = await createApi({ config, origin: backend, sources, hot, log, service, limiter });
   metrics = new ProxyMetrics({
     limiter: () => limiter.stats(),
     origin: () => origin.stats(),

@@ -8,13 +8,14 @@ import type { HotResponses } from '../http/hot-cache.js';
 import { isWritable, type Origin } from '../origin/types.js';
 import { JobLimiter } from '../render/limiter.js';
 import type { Logger } from '../render/logger.js';
+import type { RenderService } from '../render/service.js';
 import { SourceEndpoint } from '../render/source-endpoint.js';
 import { SourceReader } from '../render/sources.js';
-import type { UploadRequest } from './fields.js';
 import { type Invalidator, MediaLibrary } from './library.js';
-import { type FileRecord, FileRecords, PrivateFiles } from './records.js';
+import { PostProcessor } from './post.js';
+import { FileRecords, PrivateFiles } from './records.js';
 import { createApiApp, createApiOffApp } from './routes.js';
-import { UploadService } from './upload.js';
+import { type StoredUpload, UploadService } from './upload.js';
 import { GuardedFetcher } from './url-source.js';
 
 export { signUploadToken } from './auth.js';
@@ -29,8 +30,11 @@ export interface ApiDeps {
   sources: SourceReader;
   hot?: HotResponses;
   log: Logger;
-  /** Called after each stored upload (post transformations, webhooks). */
-  stored?: (record: FileRecord, request: UploadRequest, replaced: FileRecord | undefined) => void;
+  /** The delivery service and its job limiter: post transformations run through them at low priority. */
+  service: RenderService;
+  limiter: JobLimiter;
+  /** Called after each stored upload (tests). */
+  stored?: (stored: StoredUpload) => void;
 }
 
 /** The mounted API and what shutdown must release. */
@@ -85,6 +89,14 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
       deps.hot?.forgetPath(encode(path));
     },
   };
+  const post = new PostProcessor({
+    service: deps.service,
+    limiter: deps.limiter,
+    named: config.namedTransformations,
+    fetcher,
+    log,
+    basePath: config.basePath,
+  });
   const upload = new UploadService({
     writer,
     files,
@@ -103,11 +115,13 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     canSign: config.signingKeys.length > 0,
     fetcher,
     log,
-    stored(record, request, replaced) {
+    named: config.namedTransformations,
+    stored(stored) {
       // A replaced file's old answers must not be replayed on this node.
-      if (replaced) invalidator.forget(record.path);
-      privateFiles.note(record.path, record.isPrivateFile);
-      deps.stored?.(record, request, replaced);
+      if (stored.replaced) invalidator.forget(stored.record.path);
+      privateFiles.note(stored.record.path, stored.record.isPrivateFile);
+      post.schedule(stored.record, stored.post, stored.base, stored.request.webhookUrl);
+      deps.stored?.(stored);
     },
   });
   const library = new MediaLibrary({

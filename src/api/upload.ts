@@ -10,6 +10,7 @@ import { OverloadedError, ProxyError } from '../errors.js';
 import type { OriginWriter, StagedObject } from '../origin/types.js';
 import type { JobLimiter } from '../render/limiter.js';
 import type { Logger } from '../render/logger.js';
+import type { NamedTransformations } from '../url/types.js';
 import { fileObject, type UrlBase } from './answer.js';
 import { checkBasic, checkToken, tokenRecordKey } from './auth.js';
 import { ApiAuthError, InvalidFieldError, UploadsBusyError } from './errors.js';
@@ -17,6 +18,7 @@ import { parseUploadFields, type TokenFields, type UploadRequest } from './field
 import { type InspectDeps, type Inspection, inspectUpload } from './inspect.js';
 import { byteLimit, readUploadForm } from './multipart.js';
 import { joinPath, uniqueName } from './names.js';
+import { type PostStep, planPost } from './post.js';
 import { type FileRecord, type FileRecords, newRecord } from './records.js';
 import type { GuardedFetcher } from './url-source.js';
 
@@ -32,9 +34,21 @@ export interface UploadDeps {
   canSign: boolean;
   fetcher: GuardedFetcher;
   log: Logger;
+  /** Named transformations (`n-NAME` in post transformation values). */
+  named: NamedTransformations;
   /** Called after a file is stored (post transformations, webhooks, purging what an overwrite replaced). */
-  stored?: (record: FileRecord, request: UploadRequest, replaced: FileRecord | undefined) => void;
+  stored?: (stored: StoredUpload) => void;
   now?: () => number;
+}
+
+/** What `UploadDeps.stored` is told. */
+export interface StoredUpload {
+  record: FileRecord;
+  request: UploadRequest;
+  replaced: FileRecord | undefined;
+  /** The post transformations to make, already checked. */
+  post: PostStep[];
+  base: UrlBase;
 }
 
 /** One upload request as the route hands it over. */
@@ -200,6 +214,8 @@ export class UploadService {
     const { writer, files } = this.#deps;
     const name = request.useUniqueFileName ? uniqueName(request.fileName) : request.fileName;
     const path = joinPath(request.folder, name);
+    // Post transformations are checked like viewers' URLs before anything becomes visible.
+    const post = planPost(path, request.post, this.#deps.named);
     const previous = await files.get(path);
     const written = await writer.commit(staged, path, { ifAbsent: !request.overwriteFile });
     const record = newRecord({
@@ -216,7 +232,7 @@ export class UploadService {
     });
     await files.put(record);
     this.#deps.log.info({ path, size: record.size, kind: record.kind }, 'upload stored');
-    this.#deps.stored?.(record, request, previous);
+    this.#deps.stored?.({ record, request, replaced: previous, post, base });
     const answer = fileObject(record, base);
     if (request.responseFields.includes('metadata') && inspection.info) answer.metadata = inspection.info;
     return answer;
