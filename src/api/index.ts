@@ -5,7 +5,7 @@
 import type { Hono } from 'hono';
 import type { Config } from '../config/index.js';
 import type { HotResponses } from '../http/hot-cache.js';
-import { isWritable, type Origin } from '../origin/types.js';
+import { isWritable, type Origin, type OriginWriter } from '../origin/types.js';
 import { JobLimiter } from '../render/limiter.js';
 import type { Logger } from '../render/logger.js';
 import type { RenderService } from '../render/service.js';
@@ -20,6 +20,34 @@ import { GuardedFetcher } from './url-source.js';
 
 export { signUploadToken } from './auth.js';
 export { fileIdOf, pathOfFileId } from './names.js';
+
+/** How old staged leftovers must be before a sweep removes them (no upload takes longer). */
+const STAGING_MAX_AGE_MS = 6 * 3600_000;
+
+/** Removes stale staging objects and token records whose expiry hour is over. Never throws. */
+async function sweep(writer: OriginWriter, log: Logger): Promise<void> {
+  try {
+    const staged = (await writer.sweepStaging?.(STAGING_MAX_AGE_MS)) ?? 0;
+    const currentHour = Math.floor(Date.now() / 3600_000);
+    let tokens = 0;
+    let cursor: string | undefined;
+    for (let round = 0; round < 100; round++) {
+      const page = await writer.records.list('tokens', { cursor, limit: 1000 });
+      for (const key of page.keys) {
+        const hour = Number(key.split('/')[1]);
+        if (Number.isFinite(hour) && hour < currentHour) {
+          await writer.records.delete(key);
+          tokens++;
+        }
+      }
+      cursor = page.cursor;
+      if (!cursor) break;
+    }
+    if (staged || tokens) log.info({ staged, tokens }, 'swept upload leftovers');
+  } catch (error) {
+    log.warn({ err: error }, 'sweeping upload leftovers failed');
+  }
+}
 
 /** What the API is built from (resolved by the composition root). */
 export interface ApiDeps {
@@ -133,6 +161,8 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     log,
     purgeWebhook: api.purgeWebhookUrl ? new URL(api.purgeWebhookUrl) : undefined,
   });
+  // Leftovers of a process that died mid-upload, and used tokens past their hour, go at start.
+  void sweep(writer, log);
   log.info(
     { keys: api.privateKeys.length, clientUploads: Boolean(api.publicKey), maxBytes: api.uploadMaxBytes },
     'upload and media library API is on: POST /api/v1/files/upload, /v1/files',

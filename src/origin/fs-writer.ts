@@ -209,6 +209,29 @@ export class FsWriter implements OriginWriter {
     };
   }
 
+  async sweepStaging(olderThanMs: number): Promise<number> {
+    const entries = await readdir(this.#stagingDir).catch(() => [] as string[]);
+    const tmp = await readdir(this.#tmpDir).catch(() => [] as string[]);
+    let removed = 0;
+    const cutoff = Date.now() - olderThanMs;
+    for (const file of [
+      ...entries.map((name) => path.join(this.#stagingDir, name)),
+      ...tmp.map((name) => path.join(this.#tmpDir, name)),
+    ]) {
+      const info = await stat(file).catch(() => undefined);
+      if (
+        info &&
+        info.mtimeMs < cutoff &&
+        (await unlink(file).then(
+          () => true,
+          () => false,
+        ))
+      )
+        removed++;
+    }
+    return removed;
+  }
+
   async discard(staged: StagedObject): Promise<void> {
     await unlink(path.join(this.#stagingDir, checkSourcePath(staged.id))).catch(() => undefined);
   }

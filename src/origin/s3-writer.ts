@@ -6,6 +6,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -185,6 +186,33 @@ export class S3Writer implements OriginWriter {
       version: head.ETag ?? `${size}-${head.LastModified?.getTime() ?? 0}`,
       lastModified: head.LastModified ?? new Date(),
     };
+  }
+
+  async sweepStaging(olderThanMs: number): Promise<number> {
+    const { bucket, call, client } = this.#deps;
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    const page = await this.#list(this.#stagingPrefix, '', { limit: 1000 }, false);
+    for (const item of page.items) {
+      if (item.lastModified && item.lastModified.getTime() < cutoff) {
+        if (await this.#deleteKey(this.#stagingPrefix + item.path).catch(() => false)) removed++;
+      }
+    }
+    // Parts of uploads whose process died; a lifecycle rule does the same on AWS.
+    const uploads = await call((abortSignal) =>
+      client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: this.#stagingPrefix }), {
+        abortSignal,
+      }),
+    ).catch(() => undefined);
+    for (const upload of uploads?.Uploads ?? []) {
+      if (!upload.Key || !upload.UploadId || (upload.Initiated && upload.Initiated.getTime() >= cutoff))
+        continue;
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
+        .then(() => removed++)
+        .catch(() => undefined);
+    }
+    return removed;
   }
 
   async discard(staged: StagedObject): Promise<void> {

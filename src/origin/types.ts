@@ -139,6 +139,11 @@ export interface OriginWriter {
   listObjects(dir: string, options: { cursor?: string; limit: number }): Promise<ObjectPage>;
   /** Records under the reserved folder. */
   readonly records: RecordStore;
+  /**
+   * Optional: removes staged objects (and, for S3, unfinished multipart uploads into staging)
+   * older than `olderThanMs`, left by a process that died mid-upload. Returns how many went.
+   */
+  sweepStaging?(olderThanMs: number): Promise<number>;
 }
 
 /** An origin that can also be written. */

@@ -84,6 +84,18 @@ export function writableOriginContract(name: string, setup: () => Promise<Writab
       expect(await fixture.leftovers()).toEqual([]);
     });
 
+    test('sweepStaging, when offered, removes staged leftovers past the age given', async (context) => {
+      if (!origin.writer.sweepStaging) {
+        context.skip();
+        return;
+      }
+      await origin.writer.stage(Readable.from([patternBytes(1000)]));
+      expect(await origin.writer.sweepStaging(3600_000)).toBe(0);
+      // A negative age puts the cutoff in the future: everything staged counts as old.
+      expect(await origin.writer.sweepStaging(-60_000)).toBeGreaterThanOrEqual(1);
+      expect(await fixture.leftovers()).toEqual([]);
+    });
+
     test('discard drops a staged object', async () => {
       const staged = await origin.writer.stage(Readable.from([patternBytes(1000)]));
       await origin.writer.discard(staged);
