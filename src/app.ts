@@ -90,7 +90,12 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       segmentSeconds: config.segmentSeconds,
       // Layer inputs come through the same reader as sources: one adapter, one set of limits.
       layerInputs: new LayerInputs(
-        { stat: (file) => sources.stat(file), open: (file) => sources.open(file) },
+        {
+          stat: (file) => sources.stat(file),
+          open: (file) => sources.open(file),
+          facts: (file, stat) => sources.facts(file, stat),
+          withSource: (file, stat, demuxer, work) => sources.withSource(file, stat, demuxer, work),
+        },
         { maxPixels: config.maxSourcePixels, maxImageBytes: LAYER_IMAGE_MAX_BYTES },
       ),
       // Caption files beside a source (`a.en.vtt`), listed through the origin when it can list.

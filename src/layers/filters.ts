@@ -1,4 +1,4 @@
-import { seconds } from '../media/argv.js';
+import { inputArgs, seconds } from '../media/argv.js';
 import { FONT_DIR } from './fonts.js';
 import type { LayerWindow, PlannedLayer, PlannedPicture, PlannedText, PositionExpr } from './plan.js';
 import type { LayerColor } from './types.js';
@@ -29,6 +29,12 @@ export interface LayerGraphOptions {
   timeOffset: number;
   /** Output pixel format after the layers (`yuv420p` for video; `rgba` keeps a still's alpha). */
   format: string;
+  /**
+   * One still frame at `timeOffset`: the caller keeps only the layers visible then, a video layer
+   * is seeked to its frame at that time, and only subtitles need the frame's time (one frame has
+   * no later frames to wait for, so nothing is synchronised by timestamps).
+   */
+  still?: boolean;
 }
 
 /** A file name the proxy made: nothing a filter-graph parser would treat specially. */
@@ -84,6 +90,8 @@ function roundedAlpha(r: number): string {
 }
 
 interface Builder {
+  timeOffset: number;
+  still: boolean;
   inputs: string[];
   filters: string[];
   nextInput: number;
@@ -102,6 +110,22 @@ function pictureChain(b: Builder, layer: PlannedPicture): string {
     b.inputs.push('-protocol_whitelist', 'file', '-f', 'png_pipe', '-i', safePath(layer.file));
     source = `[${b.nextInput++}:v]`;
     steps.push('format=rgba');
+    if (layer.rotate === 90) steps.push('transpose=clock');
+    if (layer.rotate === 270) steps.push('transpose=cclock');
+    if (layer.rotate === 180) steps.push('hflip', 'vflip');
+    const { width: w, height: h } = layer;
+    if (layer.fit === 'cover')
+      steps.push(`scale=${w}:${h}:force_original_aspect_ratio=increase`, `crop=${w}:${h}`);
+    else if (layer.fit === 'contain') steps.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`);
+    else steps.push(`scale=${w}:${h}`);
+  } else if (layer.video) {
+    // Picture-in-picture: the layer plays from its own start when its window opens. A segment
+    // or still later on the timeline seeks the layer's input to where it would be by then.
+    const seek = Math.max(0, b.timeOffset - layer.window.start);
+    b.inputs.push(...inputArgs(layer.video, seek));
+    source = `[${b.nextInput++}:v:0]`;
+    const at = b.still ? 0 : layer.window.start + seek;
+    steps.push(`setpts=PTS-STARTPTS+${seconds(at)}/TB`, 'format=rgba');
     if (layer.rotate === 90) steps.push('transpose=clock');
     if (layer.rotate === 270) steps.push('transpose=cclock');
     if (layer.rotate === 180) steps.push('hflip', 'vflip');
@@ -132,7 +156,7 @@ function pictureChain(b: Builder, layer: PlannedPicture): string {
   return out;
 }
 
-function textFilter(layer: PlannedText): string {
+function textFilter(layer: PlannedText, still: boolean): string {
   const pad = layer.box?.padding ?? 0;
   // Positions count the padded box; drawtext places the glyphs, so shift by the padding.
   const vars: Vars = { bw: 'W', bh: 'H', cw: `(tw+${2 * pad})`, ch: `(th+${2 * pad})`, bar: '(W/H)' };
@@ -148,7 +172,7 @@ function textFilter(layer: PlannedText): string {
   ];
   if (layer.box) options.push('box=1', `boxcolor=${color(layer.box.color)}`, `boxborderw=${pad}`);
   if (layer.opacity < 1) options.push(`alpha=${layer.opacity.toFixed(2)}`);
-  const enable = enableExpr(layer.window);
+  const enable = still ? undefined : enableExpr(layer.window);
   if (enable) options.push(`enable='${enable}'`);
   return `drawtext=${options.join(':')}`;
 }
@@ -162,20 +186,25 @@ function place(b: Builder, layer: PlannedLayer, base: string, format: 'auto' | '
       const options = [
         `x='${renderPosition(layer.position.x, OVERLAY_VARS)}'`,
         `y='${renderPosition(layer.position.y, OVERLAY_VARS)}'`,
-        'eof_action=repeat',
+        // An image is one frame shown for the whole window; a video layer leaves when it ends.
+        `eof_action=${layer.video ? 'pass' : 'repeat'}`,
         `format=${format}`,
       ];
-      const enable = enableExpr(layer.window);
+      const enable = b.still ? undefined : enableExpr(layer.window);
       if (enable) options.push(`enable='${enable}'`);
       b.filters.push(`[${base}][${picture}]overlay=${options.join(':')}[${out}]`);
       return out;
     }
     case 'text':
-      b.filters.push(`[${base}]${textFilter(layer)}[${out}]`);
+      b.filters.push(`[${base}]${textFilter(layer, b.still)}[${out}]`);
       return out;
-    case 'subtitles':
-      b.filters.push(`[${base}]subtitles=filename='${safePath(layer.file)}':fontsdir='${FONT_DIR}'[${out}]`);
+    case 'subtitles': {
+      const subtitles = `subtitles=filename='${safePath(layer.file)}':fontsdir='${FONT_DIR}'`;
+      const shift = b.still && b.timeOffset > 0 ? seconds(b.timeOffset) : undefined;
+      const chain = shift ? `setpts=PTS+${shift}/TB,${subtitles},setpts=PTS-${shift}/TB` : subtitles;
+      b.filters.push(`[${base}]${chain}[${out}]`);
       return out;
+    }
   }
 }
 
@@ -190,8 +219,15 @@ export function layerGraph(
   output: string,
   options: LayerGraphOptions,
 ): LayerGraph {
-  const b: Builder = { inputs: [], filters: [], nextInput: options.firstInput, nextLabel: 0 };
-  const shift = options.timeOffset > 0 ? seconds(options.timeOffset) : undefined;
+  const b: Builder = {
+    timeOffset: options.timeOffset,
+    still: options.still ?? false,
+    inputs: [],
+    filters: [],
+    nextInput: options.firstInput,
+    nextLabel: 0,
+  };
+  const shift = options.timeOffset > 0 && !options.still ? seconds(options.timeOffset) : undefined;
   let current = label(b, 'lb');
   b.filters.push(`[${input}]${shift ? `setpts=PTS+${shift}/TB` : 'null'}[${current}]`);
   for (const layer of layers) current = place(b, layer, current, 'auto');

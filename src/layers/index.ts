@@ -26,9 +26,11 @@ export async function withLayers<T>(
 ): Promise<T> {
   const reader = settings.layerInputs;
   if (!reader) throw new ProxyError(501, 'not_implemented', 'Layers are not available on this deployment');
-  return withLayerFolder(async (dir) => {
-    const resolved = await reader.materialize(layers, frame, dir);
-    const planned = planLayers(layers, frame, resolved, settings.limits.maxOutputPixels).filter(keep);
-    return work({ ...layerGraph(planned, graph.input, graph.output, graph), dir }, planned);
-  });
+  return reader.withVideos(layers, settings.limits, (videos) =>
+    withLayerFolder(async (dir) => {
+      const resolved = new Map([...(await reader.materialize(layers, frame, dir)), ...videos]);
+      const planned = planLayers(layers, frame, resolved, settings.limits.maxOutputPixels).filter(keep);
+      return work({ ...layerGraph(planned, graph.input, graph.output, graph), dir }, planned);
+    }),
+  );
 }

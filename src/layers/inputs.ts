@@ -4,7 +4,12 @@ import nodePath from 'node:path';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { NotFoundError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import type { SourceInput } from '../media/argv.js';
+import type { Demuxer } from '../media/sniff.js';
+import type { MediaInfo } from '../media/types.js';
 import type { SourceStat } from '../origin/types.js';
+import { checkSourceLimits } from '../plan/index.js';
+import type { PlanLimits } from '../plan/types.js';
 import { MAX_DIMENSION } from '../url/params.js';
 import { describeLayer } from './grammar.js';
 import type { LayerFrame, ResolvedInput, ResolvedInputs } from './plan.js';
@@ -15,6 +20,15 @@ import type { Layer } from './types.js';
 export interface LayerOrigin {
   stat(path: string): Promise<SourceStat>;
   open(path: string): Promise<Readable>;
+  /** Probe facts of a video layer's file, as for a source (absent: video layers are refused). */
+  facts?(path: string, stat: SourceStat): Promise<{ demuxer: Demuxer; info: MediaInfo }>;
+  /** A loopback URL for a video layer's file while `work` runs, as for a source. */
+  withSource?<T>(
+    path: string,
+    stat: SourceStat,
+    demuxer: Demuxer,
+    work: (input: SourceInput) => Promise<T>,
+  ): Promise<T>;
 }
 
 /** Limits on layer inputs. */
@@ -149,6 +163,45 @@ export class LayerInputs {
         cause: error,
       });
     }
+  }
+
+  /**
+   * Runs `work` with every video layer's file reachable by ffmpeg (a loopback URL of the source
+   * endpoint, like a source): each is probed and held to the source limits first, so a video
+   * layer costs no more than a source may. The map is keyed by the layer's place.
+   */
+  async withVideos<T>(
+    layers: readonly Layer[],
+    limits: PlanLimits,
+    work: (videos: Map<string, ResolvedInput>) => Promise<T>,
+  ): Promise<T> {
+    const videos = [...walk(layers)].filter(({ layer }) => layer.type === 'video');
+    const resolved = new Map<string, ResolvedInput>();
+    const origin = this.#origin;
+    const next = async (index: number): Promise<T> => {
+      const entry = videos[index];
+      if (!entry) return work(resolved);
+      const { layer, place } = entry;
+      const where = describeLayer('video', place);
+      if (layer.input.kind !== 'path' || !origin.facts || !origin.withSource) {
+        throw new UnsupportedMediaError(`${where} cannot be read on this deployment`);
+      }
+      const path = layer.input.path;
+      const stat = await this.#stat(path, where);
+      const facts = await origin.facts(path, stat).catch((error: unknown) => {
+        if (error instanceof UnsupportedMediaError)
+          throw new UnsupportedMediaError(`The input of ${where} is not a video`);
+        throw error;
+      });
+      checkSourceLimits(facts.info, limits);
+      const video = facts.info.video;
+      if (!video) throw new UnsupportedMediaError(`The input of ${where} has no video stream`);
+      return origin.withSource(path, stat, facts.demuxer, (input) => {
+        resolved.set(place, { kind: 'video', input, width: video.width, height: video.height });
+        return next(index + 1);
+      });
+    };
+    return next(0);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { BadRequestError, UnprocessableError } from '../errors.js';
+import type { SourceInput } from '../media/argv.js';
 import { evaluateExpression } from '../url/expression.js';
 import type { Expression, ExprOperator, ExprVariable, Focus } from '../url/types.js';
 import { fontFile } from './fonts.js';
@@ -17,7 +18,8 @@ export interface LayerFrame {
 export type ResolvedInput =
   | { kind: 'image'; file: string; width: number; height: number }
   | { kind: 'text'; file: string }
-  | { kind: 'subtitles'; file: string };
+  | { kind: 'subtitles'; file: string }
+  | { kind: 'video'; input: SourceInput; width: number; height: number };
 
 /** The resolved inputs of a chain's layers, by each layer's place (`1`, `1.2`...). */
 export type ResolvedInputs = ReadonlyMap<string, ResolvedInput>;
@@ -51,8 +53,10 @@ interface PlannedBase {
 /** A picture placed on the frame: an image file, or a solid block. */
 export interface PlannedPicture extends PlannedBase {
   kind: 'picture';
-  /** The image file (absent: a solid block of `color`). */
+  /** The image file (absent: a solid block of `color`, or a video). */
   file?: string;
+  /** A video layer's input (picture-in-picture): it plays from its start at the window's start. */
+  video?: SourceInput;
   color?: LayerColor;
   width: number;
   height: number;
@@ -193,14 +197,17 @@ function planPicture(
   let width: number;
   let height: number;
   let file: string | undefined;
+  let video: SourceInput | undefined;
   const rotate = layer.rt ?? 0;
   if (layer.input.kind === 'canvas') {
     width = lengthPx('w', layer.w!, frame, where);
     height = lengthPx('h', layer.h!, frame, where);
   } else {
     const input = resolved.get(place);
-    if (input?.kind !== 'image') throw new BadRequestError(`${where} has no image input`, 'i');
-    file = input.file;
+    if (input?.kind !== 'image' && input?.kind !== 'video')
+      throw new BadRequestError(`${where} has no input`, 'i');
+    if (input.kind === 'image') file = input.file;
+    else video = input.input;
     const turned = rotate === 90 || rotate === 270;
     const iw = turned ? input.height : input.width;
     const ih = turned ? input.width : input.height;
@@ -232,6 +239,7 @@ function planPicture(
     children: [],
   };
   if (file) planned.file = file;
+  if (video) planned.video = video;
   if (layer.input.kind === 'canvas' && layer.bg) planned.color = { rgb: layer.bg.rgb, opacity: 1 };
   if (layer.b) planned.border = layer.b;
   if (layer.r !== undefined)
@@ -277,6 +285,7 @@ function planLayerList(
     const place = parent ? `${parent}.${index + 1}` : String(index + 1);
     switch (layer.type) {
       case 'image':
+      case 'video':
         return planPicture(layer, frame, resolved, place, maxPixels);
       case 'text':
         return planText(layer, frame, resolved, place);
@@ -286,11 +295,6 @@ function planLayerList(
           throw new BadRequestError(`${describeLayer('subtitles', place)} has no input`, 'i');
         return { kind: 'subtitles', place, file: input.file };
       }
-      default:
-        throw new BadRequestError(
-          `${describeLayer(layer.type, place)}: video layers (picture-in-picture) are not supported yet`,
-          'l',
-        );
     }
   });
 }

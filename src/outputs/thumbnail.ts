@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { InvalidParameterError, RenderError, UnprocessableError } from '../errors.js';
 import { stillLayerArgs } from '../layers/filters.js';
-import { withLayers } from '../layers/index.js';
+import { type PlannedLayer, visibleAt, withLayers } from '../layers/index.js';
 import { frameArgs, splitFrameFilters } from '../media/argv.js';
 import { runToBuffer } from '../media/runner.js';
 import { renderStill } from '../media/still.js';
@@ -51,17 +51,33 @@ export const thumbnailKind: BufferedKind<'thumbnail'> = {
     // thumbnail's time on the timeline; then the result is encoded as asked.
     const base = await renderStill({ ...still, frame, format: 'png' });
     const frameSize = { width: plan.width, height: plan.height, duration: facts.info.duration ?? 0 };
-    const graph = { input: '0:v', output: 'out', firstInput: 1, timeOffset: plan.time, format: 'rgba' };
-    const layered = await withLayers(settings, layers, frameSize, graph, async (built) => {
-      const file = `${built.dir}/frame.png`;
-      await writeFile(file, base);
-      return job('thumbnail', (_source, signal) =>
-        runToBuffer(settings.ffmpegPath, stillLayerArgs(file, built), {
-          timeoutMs: settings.jobTimeoutMs,
-          signal,
-        }),
-      );
-    });
+    const graph = {
+      input: '0:v',
+      output: 'out',
+      firstInput: 1,
+      timeOffset: plan.time,
+      format: 'rgba',
+      still: true,
+    };
+    // A still shows the layers visible at its time (subtitles find their cue from the frame's time).
+    const shown = (layer: PlannedLayer) => layer.kind === 'subtitles' || visibleAt(layer.window, plan.time);
+    const layered = await withLayers(
+      settings,
+      layers,
+      frameSize,
+      graph,
+      async (built) => {
+        const file = `${built.dir}/frame.png`;
+        await writeFile(file, base);
+        return job('thumbnail', (_source, signal) =>
+          runToBuffer(settings.ffmpegPath, stillLayerArgs(file, built), {
+            timeoutMs: settings.jobTimeoutMs,
+            signal,
+          }),
+        );
+      },
+      shown,
+    );
     if (layered.length === 0) throw new RenderError('Compositing the layers produced no frame');
     return { contentType: plan.contentType, body: await renderStill({ ...still, ops: [], frame: layered }) };
   },

@@ -60,6 +60,24 @@ describe('image layers on a video', () => {
   });
 });
 
+describe('video layers (picture-in-picture)', () => {
+  test('the clip plays from lso until it ends, where lx/ly put it, on videos, posters and segments', async () => {
+    const tr = 'l-video,i-pip.mp4,lx-N0,ly-0,lso-1,l-end';
+    const body = await video(tr);
+    const corner = box(BASE.width - 76, 4, 72, 52);
+    expect(countNear(await frameOf(body, 0.5), '00FF00', corner)).toBe(0);
+    expect(countNear(await frameOf(body, 2), '00FF00', corner)).toBe(72 * 52);
+    expect(countNear(await frameOf(body, 3.5), '00FF00', corner)).toBe(0);
+    const poster = await get(`/base.mp4/ik-thumbnail.jpg?tr=so-2.5,${tr}`);
+    expect(countNear(await decodePixels(poster.body), '00FF00', corner)).toBe(72 * 52);
+    const init = await get(`/base.mp4/ik-abs/240/init.mp4?tr=${tr}`);
+    const segment = await get(`/base.mp4/ik-abs/240/seg-0.m4s?tr=${tr}`);
+    expect(segment.status).toBe(200);
+    const frame = await frameOf(Buffer.concat([init.body, segment.body]), 1.5);
+    expect(countNear(frame, '00FF00', corner)).toBe(72 * 52);
+  });
+});
+
 describe('text layers', () => {
   test('text is drawn in its colour where lfo says', async () => {
     const body = await video('l-text,i-HELLO,fs-40,co-FFFF00,lfo-center,l-end');
@@ -133,6 +151,13 @@ describe('burned-in subtitles', () => {
     expect(countNear(after, 'FFFF00', box(0, 0, 320, 240))).toBe(0);
     // `{\fs200\pos(0,0)}` would have put huge text at the top; it is shown as nothing at all.
     expect(countNear(during, 'FFFF00', box(0, 0, 320, 120))).toBe(0);
+
+    // A poster at the cue's time carries it; one after it does not.
+    const tr = 'l-subtitles,i-subs.srt,fs-24,co-FFFF00,l-end';
+    const poster = await get(`/base.mp4/ik-thumbnail.jpg?tr=so-1.5,${tr}`);
+    const later = await get(`/base.mp4/ik-thumbnail.jpg?tr=so-3,${tr}`);
+    expect(countNear(await decodePixels(poster.body), 'FFFF00', bottom)).toBeGreaterThan(100);
+    expect(countNear(await decodePixels(later.body), 'FFFF00', box(0, 0, 320, 240))).toBe(0);
   });
 });
 
@@ -147,7 +172,8 @@ describe('hostile layer inputs', () => {
     [`l-image,ie-${Buffer.from('../../etc/passwd').toString('base64')},l-end`, 400, /inside the origin/],
     ['l-subtitles,i-many.srt,l-end', 413, /subtitles layer #1/],
     ['l-subtitles,i-logo.png,l-end', 415, /SRT or WebVTT/],
-    ['l-video,i-base.mp4,l-end', 400, /not supported yet/],
+    ['l-video,i-logo.png,l-end', 415, /video layer #1/],
+    ['l-video,i-missing.mp4,l-end', 404, /video layer #1/],
   ])('%s -> %i', async (tr, status, message) => {
     const answer = await get(`/base.mp4?tr=${encodeURIComponent(tr)}`);
     expect(answer.status, answer.body.toString('utf8')).toBe(status);

@@ -34,6 +34,12 @@ export function useLayerOrigin(): string {
       ...['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-g', '25', '-c:a', 'aac', '-shortest'],
       path.join(dir, 'base.mp4'),
     ]);
+    // A picture-in-picture clip: 2 s of green, 80x60, no audio.
+    await run(REAL_FFMPEG, [
+      ...['-hide_banner', '-loglevel', 'error', '-y'],
+      ...['-f', 'lavfi', '-i', 'color=c=0x00FF00:s=80x60:r=25:d=2'],
+      ...['-c:v', 'libx264', '-pix_fmt', 'yuv420p', path.join(dir, 'pip.mp4')],
+    ]);
     // An animated GIF: red for 1 s, then green for 1 s (10 frames a second).
     await run(REAL_FFMPEG, [
       ...['-hide_banner', '-loglevel', 'error', '-y'],
