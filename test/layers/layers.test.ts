@@ -217,6 +217,11 @@ describe('URLs built by @imagekit/javascript render', () => {
       '00FF00',
     ],
     [
+      'video',
+      { type: 'video', input: 'pip.mp4', position: { focus: 'top_left' }, timing: { start: 1 } },
+      '00FF00',
+    ],
+    [
       'subtitle',
       { type: 'subtitle', input: 'subs.srt', transformation: [{ fontSize: 30, color: 'FFFF00' }] },
       'FFFF00',
