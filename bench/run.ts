@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
 import { createFfmpegSpy, type FfmpegSpy } from '../test/support/ffmpeg-spy.js';
 import { startTestS3 } from '../test/support/s3.js';
+import { LAYERS_SCENARIO, LOGO_KEY, makeLogo, watermarked } from './layers.js';
 import { LIVE_SCENARIO, liveRealTime } from './live.js';
 import { ensureMedia } from './media.js';
 import { startOriginCounter } from './origin-counter.js';
@@ -72,6 +73,9 @@ stat-ed, probed or rendered it.
    60 s to its own proxy process with LIVE_SR=240_360; the transcoder's steady speed (frames per second
    after the first 10 s / 30) and CPU (cores, /proc), the playlist's end after the unpublish, and the
    same argv unthrottled on the file (headroom). \`--only 8\` needs no S3 and no other media.
+10. A watermark (\`l-image\` from the bucket, bottom right, alpha): \`/<new key>?tr=h-360,l-image,...\` in
+   full and the first 720p segment of \`l-image,...:sr-720\`, each vs raw ffmpeg running the argv the
+   product builds for it (the layer graph included) on local files.
 
 Repetitions of a scenario alternate proxy and reference so drift on the host hits both, and each
 measurement starts only once the proxy runs no ffmpeg/ffprobe (e.g. the segment N+1 prefetch it starts
@@ -170,6 +174,8 @@ async function main(): Promise<void> {
       keys[name] = path.basename(media[name]);
       await s3.putObject(BUCKET, keys[name], await readFile(media[name]), 'video/mp4');
     }
+    const logo = wanted(LAYERS_SCENARIO) ? await makeLogo(work) : undefined;
+    if (logo) await s3.putObject(BUCKET, LOGO_KEY, logo.bytes, 'image/png');
     // Timed spies (in `work`, kept with the other logs when a scenario fails) log each start and exit.
     const ffmpegSpy = await createFfmpegSpy({ real: 'ffmpeg', timed: true, parent: work });
     const ffprobeSpy = await createFfmpegSpy({ real: 'ffprobe', timed: true, parent: work });
@@ -272,6 +278,7 @@ async function main(): Promise<void> {
     await run(5, '50 identical cold', () => identicalBurst(ctx));
     await run(7, 'Range on a cached file', () => rangeThroughput(ctx));
     await run(6, 'memory, 1 GB source', () => memoryWhileTranscodingHuge(ctx, HUGE_TRANSCODE_CAP_MS));
+    await run(LAYERS_SCENARIO, 'watermarked transcode and segment', () => watermarked(ctx, logo!.file));
     await run(LIVE_SCENARIO, 'live 720p30 -> 240/360', () =>
       liveRealTime({ repoRoot: REPO_ROOT, mediaDir: MEDIA_DIR, work, log, details }),
     );
