@@ -31,6 +31,7 @@ import {
   type SourceName,
 } from './scenarios.js';
 import { type ProxyChild, startProxyChild } from './servers.js';
+import { UPLOAD_SCENARIO, uploadIntoS3 } from './upload.js';
 import { runCommand, sleep } from './util.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,6 +74,10 @@ stat-ed, probed or rendered it.
    60 s to its own proxy process with LIVE_SR=240_360; the transcoder's steady speed (frames per second
    after the first 10 s / 30) and CPU (cores, /proc), the playlist's end after the unpublish, and the
    same argv unthrottled on the file (headroom). \`--only 8\` needs no S3 and no other media.
+9. Upload (bench/upload.ts): a BENCH_UPLOAD_MB (1024) MiB MP4 (sample.mp4 padded with a \`free\` box)
+   posted to \`/api/v1/files/upload\` by curl vs the AWS SDK's own multipart \`Upload\` (8 MiB parts, 4 at
+   once, its own process) into the same s3rver, alternating, 3 reps; the proxy's VmRSS sampled every
+   100 ms (VmHWM). \`--only 9\` needs no other media.
 10. A watermark (\`l-image\` from the bucket, bottom right, alpha): \`/<new key>?tr=h-360,l-image,...\` in
    full and the first 720p segment of \`l-image,...:sr-720\`, each vs raw ffmpeg running the argv the
    product builds for it (the layer graph included) on local files.
@@ -145,6 +150,16 @@ async function main(): Promise<void> {
     .join(' / ');
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(`ik-video-proxy bench: ${os.availableParallelism()} CPUs, load ${loadAtStart}`);
+  if (only && [...only].every((n) => n === UPLOAD_SCENARIO)) {
+    // The upload scenario brings its own file, s3rver and proxy.
+    const work = await mkdtemp(path.join(os.tmpdir(), 'ikvp-bench-upload-'));
+    const details: string[] = [];
+    const rows = await uploadIntoS3({ repoRoot: REPO_ROOT, work, log, details });
+    log(markdownTable(rows));
+    for (const line of details) log(`- ${line}`);
+    await rm(work, { recursive: true, force: true });
+    return;
+  }
   if (only && [...only].every((n) => n === LIVE_SCENARIO)) {
     // The live scenario brings its own source and proxy: no S3, no 1 GB file to generate.
     const work = await mkdtemp(path.join(os.tmpdir(), 'ikvp-bench-live-'));
@@ -278,6 +293,9 @@ async function main(): Promise<void> {
     await run(5, '50 identical cold', () => identicalBurst(ctx));
     await run(7, 'Range on a cached file', () => rangeThroughput(ctx));
     await run(6, 'memory, 1 GB source', () => memoryWhileTranscodingHuge(ctx, HUGE_TRANSCODE_CAP_MS));
+    await run(UPLOAD_SCENARIO, 'upload into S3', () =>
+      uploadIntoS3({ repoRoot: REPO_ROOT, work, log, details }),
+    );
     await run(LAYERS_SCENARIO, 'watermarked transcode and segment', () => watermarked(ctx, logo!.file));
     await run(LIVE_SCENARIO, 'live 720p30 -> 240/360', () =>
       liveRealTime({ repoRoot: REPO_ROOT, mediaDir: MEDIA_DIR, work, log, details }),
