@@ -68,6 +68,13 @@ describe('layer filter graphs', () => {
     expect(graph).toContain('setpts=PTS-8.000/TB,format=yuv420p[out]');
   });
 
+  test('inner alignment of several lines is refused rather than ignored', () => {
+    const file: ResolvedInput = { kind: 'text', file: '/tmp/t.txt' };
+    const two = `l-text,ie-${Buffer.from('a\nb').toString('base64')},ia-center,l-end`;
+    expect(() => graphFor(two, { '1': file })).toThrow(/ia-center/);
+    expect(graphFor('l-text,i-ab,ia-center,l-end', { '1': file })).toContain('drawtext');
+  });
+
   test('a layer larger than a frame may be is a 422', () => {
     const image: ResolvedInput = { kind: 'image', file: '/tmp/l.png', width: 40, height: 30 };
     expect(() => graphFor('l-image,i-l.png,w-16000,h-16000,l-end', { '1': image })).toThrow(/pixel limit/);

@@ -257,6 +257,13 @@ function planText(layer: Layer, frame: LayerFrame, resolved: ResolvedInputs, pla
   const input = resolved.get(place);
   if (input?.kind !== 'text') throw new BadRequestError(`${describeLayer('text', place)} has no text`, 'i');
   const size = layer.fs ?? DEFAULT_FONT_SIZE;
+  // drawtext (ffmpeg 5.1) left-aligns lines; one line has nothing to align, more would be ignored.
+  if (layer.ia && layer.ia !== 'left' && layer.input.kind === 'text' && layer.input.text.includes('\n')) {
+    throw new BadRequestError(
+      `ia-${layer.ia} is not supported for text of several lines (${describeLayer('text', place)})`,
+      'ia',
+    );
+  }
   const planned: PlannedText = {
     kind: 'text',
     place,
