@@ -215,3 +215,61 @@ describe('URLs built by @imagekit/javascript parse', () => {
     expect(types[0]?.input).toEqual({ kind: 'path', path: 'logos/logo.png' });
   });
 });
+
+describe('canonical form, by property', () => {
+  const position = fc.record(
+    {
+      lx: fc.oneof(
+        fc.nat(2000).map(String),
+        fc.nat(500).map((n) => `N${n}`),
+        fc.constant('bw_div_2_sub_cw'),
+      ),
+      ly: fc.oneof(fc.nat(2000).map(String), fc.constant('bh_mul_0.25')),
+      lfo: fc.constantFrom('center', 'top_left', 'bottom_right', 'left'),
+      lso: fc.nat(99).map((n) => `${n / 4}`),
+      ldu: fc.integer({ min: 1, max: 99 }).map(String),
+    },
+    { requiredKeys: [] },
+  );
+  const image = fc.record(
+    {
+      w: fc.integer({ min: 1, max: 4000 }).map(String),
+      h: fc.constantFrom('bh_div_4', '90'),
+      rt: fc.constantFrom('0', '90', '180', '270', '360'),
+      b: fc.constantFrom('2_ff0000', '5_00FF0050'),
+      r: fc.constantFrom('max', '12'),
+      al: fc.integer({ min: 1, max: 9 }).map(String),
+    },
+    { requiredKeys: [] },
+  );
+  const text = fc.record(
+    {
+      fs: fc.integer({ min: 1, max: 500 }).map(String),
+      ff: fc.constantFrom('DejaVuSans', 'dejavuserif', 'DEJAVUSANSMONO'),
+      co: fc.constantFrom('white', 'FFFF00', 'ffaa0080'),
+      bg: fc.constantFrom('000000', '00000050'),
+      tg: fc.constantFrom('b', 'i', 'b_i', 'i_b'),
+      lh: fc.integer({ min: 1, max: 100 }).map(String),
+    },
+    { requiredKeys: [] },
+  );
+  const layer = fc.oneof(
+    fc.tuple(fc.constant('l-image,i-logos@@a.png'), position, image),
+    fc.tuple(fc.constant('l-text,i-Hello%20there'), position, text),
+    fc.tuple(fc.constant('l-image,i-ik_canvas,w-10,h-20,bg-FF0000'), position, fc.constant({})),
+  );
+  const write = ([head, ...parts]: readonly [string, ...Record<string, string>[]]) =>
+    [head, ...parts.flatMap((p) => Object.entries(p).map(([k, v]) => `${k}-${v}`)), 'l-end'].join(',');
+
+  test('parse(serialize(parse(tr))) equals parse(tr) for any chain of layers', () => {
+    fc.assert(
+      fc.property(fc.array(layer, { minLength: 1, maxLength: 4 }), (layers) => {
+        const tr = `w-640,${layers.map((l) => write(l as never)).join(':')}`;
+        const parsed = parse(tr);
+        expect(parse(serializeParams(parsed))).toEqual(parsed);
+        expect(serializeParams(parse(serializeParams(parsed)))).toBe(serializeParams(parsed));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
