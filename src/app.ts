@@ -157,6 +157,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
               signPath(pathAndQuery, signingKey, undefined, { basePath: config.basePath })
           : undefined,
         assets: await loadPlaygroundAssets(),
+        uploads: api.enabled,
       }
     : undefined;
   if (playground && signingKey) {

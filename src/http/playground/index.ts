@@ -32,6 +32,8 @@ export interface PlaygroundDeps {
    */
   sign?: (pathAndQuery: string) => string;
   assets: PlaygroundAssets;
+  /** Whether the upload API is on (the page then offers its upload box). */
+  uploads?: boolean;
 }
 
 /** One source as `/playground/api/sources` lists it. */
@@ -59,7 +61,7 @@ const LISTING_LIMIT = 2000;
 /** Longest path+query the sign route accepts; real URLs are far shorter. */
 const MAX_SIGN_INPUT = 4096;
 /** The browser modules in `client/`; main.js imports urls.js by a relative URL. */
-const CLIENT_FILES = ['main.js', 'urls.js'] as const;
+const CLIENT_FILES = ['main.js', 'urls.js', 'upload.js'] as const;
 /**
  * Where the browser modules sit: next to this module both in `src/` (tests, tsx) and in `dist/`
  * (the build emits them there because tsconfig.json has `allowJs`).
@@ -175,6 +177,7 @@ export function createPlaygroundApp(deps: PlaygroundDeps): Hono {
       basePath: base,
       signing: deps.sign !== undefined,
       hlsAvailable: deps.assets.hls !== undefined,
+      uploads: deps.uploads === true,
     });
     return c.html(page, 200, {
       ...NO_STORE,

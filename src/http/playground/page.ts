@@ -7,6 +7,8 @@ export interface PlaygroundPageOptions {
   signing: boolean;
   /** Whether `/playground/hls.js` serves the player library. */
   hlsAvailable: boolean;
+  /** Whether the upload API is on: the page then shows its upload box. */
+  uploads?: boolean;
 }
 
 /**
@@ -42,6 +44,10 @@ const STYLE = `
   #builder-url { display: block; word-break: break-all; margin: .5rem 0; padding: .4rem; background: rgba(127,127,127,.12); }
   .note { font-size: .85rem; opacity: .8; }
   .error { color: #c62828; }
+  #upload-zone { border: 2px dashed rgba(127,127,127,.6); padding: .8rem; border-radius: 6px; }
+  #upload-zone.over { border-color: #1e88e5; background: rgba(30,136,229,.08); }
+  #upload-zone progress { width: 100%; }
+  #upload-answer { font-size: .75rem; max-height: 12rem; overflow: auto; background: rgba(127,127,127,.12); padding: .5rem; }
 `;
 
 /**
@@ -76,6 +82,20 @@ export function playgroundPage(opts: PlaygroundPageOptions): string {
     ? ''
     : html`<p class="note error" id="hls-missing">hls.js is not installed in this build (it is a devDependency), so the HLS player works only in browsers with native HLS.</p>`;
   const signingNote = opts.signing ? ' URLs are signed by the proxy; the key never reaches this page.' : '';
+  const uploadBox = opts.uploads
+    ? html`<h2>Upload</h2>
+<div id="upload-zone">
+  <p class="note">Drop a video here or pick one. It is posted to <code>${base}/api/v1/files/upload</code> with the private API key below (kept in this tab only).</p>
+  <input id="upload-key" type="password" placeholder="API_PRIVATE_KEY" aria-label="private API key" autocomplete="off">
+  <input id="upload-folder" placeholder="folder (optional)" aria-label="folder">
+  <input id="upload-file" type="file" accept="video/*,audio/*,image/*,.vtt,.srt" aria-label="file to upload">
+  <progress id="upload-progress" value="0" max="1"></progress>
+  <p class="note" id="upload-status"></p>
+  <video id="upload-video" controls muted playsinline></video>
+  <pre id="upload-answer"></pre>
+</div>
+<script type="module" src="${base}/playground/client/upload.js"></script>`
+    : '';
   return markup(html`<!doctype html>
 <html lang="en">
 <head>
@@ -133,6 +153,7 @@ export function playgroundPage(opts: PlaygroundPageOptions): string {
 <script type="application/json" id="playground-config">${raw(config)}</script>
 ${hlsTag}
 <script type="module" src="${base}/playground/client/main.js"></script>
+${uploadBox}
 </body>
 </html>
 `);
