@@ -9,6 +9,7 @@ const TIMED = [
   'test/hardening/hostile-outputs.test.ts',
   'test/hardening/backpressure.test.ts',
   'test/video/first-byte.test.ts',
+  'test/cdn/first-view.test.ts',
 ];
 
 const shared = {

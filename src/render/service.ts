@@ -137,10 +137,10 @@ function bufferObject(meta: CacheMeta, body: Buffer): CachedObject {
   };
 }
 
-/** How long a range near the written end of a growing output waits for its bytes. */
-export const GROWING_RANGE_WAIT_MS = 20_000;
-/** A range of a growing output starting this far past its written end waits for it; further is served whole. */
-export const GROWING_RANGE_NEAR_BYTES = 2 * 1024 * 1024;
+/** How long a range of a growing output waits for its first byte before the output is served whole. */
+export const GROWING_RANGE_WAIT_MS = 1000;
+/** A range starting further than this past the written end of a growing output is served whole at once. */
+export const GROWING_RANGE_NEAR_BYTES = 256 * 1024;
 /** Most bytes one answer from a growing output carries; the player asks again for the rest. */
 export const GROWING_RANGE_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -390,12 +390,13 @@ export class RenderService {
   }
 
   /**
-   * A range of an output that is still encoding, answered from what is written. A range that
+   * A range of an output that is still encoding, answered from what is written: a range that
    * starts at most `GROWING_RANGE_NEAR_BYTES` past the written end (Safari's `bytes=0-1` probe, a
-   * player reading on) waits for its bytes, at most `GROWING_RANGE_WAIT_MS`, and gets the part
+   * player reading on) waits up to `GROWING_RANGE_WAIT_MS` for its first byte and gets the part
    * that exists (at most `GROWING_RANGE_MAX_BYTES`; the player asks again for the rest).
-   * `undefined` (serve it whole, at once) for a range further ahead, or when the streamed bytes
-   * are not the final ones (no ETag: a WebM is re-indexed after its encode).
+   * `undefined` (serve it whole, at once) for a range further ahead or not written by then, or
+   * when the streamed bytes are not the final ones (no ETag: a WebM is re-indexed after its
+   * encode).
    */
   async #growingRange(
     live: LiveOutput,
@@ -403,10 +404,10 @@ export class RenderService {
     range: ClientHints['range'],
   ): Promise<Delivery | undefined> {
     if (!range || !meta.etag || range.start > live.written + GROWING_RANGE_NEAR_BYTES) return undefined;
-    const cap = range.start + GROWING_RANGE_MAX_BYTES - 1;
-    await live.waitForBytes(Math.min(range.end ?? range.start, cap) + 1, GROWING_RANGE_WAIT_MS);
+    await live.waitForBytes(range.start + 1, GROWING_RANGE_WAIT_MS);
     if (live.written <= range.start || !live.readable) return undefined;
-    const end = Math.min(range.end ?? cap, live.written - 1, cap);
+    const last = range.start + GROWING_RANGE_MAX_BYTES - 1;
+    const end = Math.min(range.end ?? last, live.written - 1, last);
     const body = await live.readAt(range.start, end - range.start + 1);
     if (body.length === 0) return undefined;
     return { kind: 'live-range', meta, start: range.start, body };
