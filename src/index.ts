@@ -81,6 +81,9 @@ async function main(): Promise<void> {
       `listening on http://${shown}:${info.port}`,
     );
   }) as Server;
+  // Node cuts every request body off after 5 minutes, and a large upload from a slow link takes
+  // longer: with the upload API on, bodies are bounded by the upload's own idle timeout instead.
+  if (config.api.enabled) server.requestTimeout = 0;
 
   let stopping: Promise<void> | undefined;
   onSignal = (signal: string) => {

@@ -15,6 +15,8 @@ const MAX_FIELDS = 40;
 /** One field at most (a base64 `file` of 12 MiB is 16 MiB of text), and all fields together. */
 const MAX_FIELD_BYTES = 17 * 1024 * 1024;
 const MAX_TOTAL_FIELD_BYTES = 17 * 1024 * 1024 + 256 * 1024;
+/** A body silent this long is abandoned (a stalled or slow-dripping client holds no slot for ever). */
+export const BODY_IDLE_TIMEOUT_MS = 60_000;
 
 /** What was read: the text fields (each once) and whether a binary `file` part came. */
 export interface UploadForm {
@@ -74,9 +76,11 @@ export function readUploadForm(
     let hasBinaryFile = false;
     let total = 0;
     let settled = false;
+    let idle: NodeJS.Timeout | undefined;
     const fail = (error: Error) => {
       if (settled) return;
       settled = true;
+      clearTimeout(idle);
       body.unpipe(parser);
       parser.destroy(error);
       reject(error);
@@ -123,6 +127,16 @@ export function readUploadForm(
       settled = true;
       resolve({ fields, hasBinaryFile });
     });
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () => fail(new BadRequestError(`The upload body was silent for ${BODY_IDLE_TIMEOUT_MS / 1000} s`)),
+        BODY_IDLE_TIMEOUT_MS,
+      );
+    };
+    arm();
+    body.on('data', arm);
+    parser.once('close', () => clearTimeout(idle));
     const gone = () => {
       if (!parser.writableFinished)
         fail(new BadRequestError('The client closed the connection before the upload ended'));

@@ -33,6 +33,12 @@ export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 export const UPLOAD_QUEUE = 4;
 /** Largest object one `CopyObject` can commit (S3's limit). */
 export const MAX_COPY_BYTES = 5 * 1024 ** 3;
+/**
+ * The slowest copy rate a commit allows for before it counts as timed out: a server-side copy
+ * of a large object takes far longer than the origin timeout meant for one answer.
+ */
+const MIN_COPY_BYTES_PER_SECOND = 5 * 1024 * 1024;
+const MIN_COPY_TIMEOUT_MS = 60_000;
 
 /** What the writer borrows from its `S3Origin`: the client, the key space and the error vocabulary. */
 export interface S3WriterDeps {
@@ -40,8 +46,12 @@ export interface S3WriterDeps {
   bucket: string;
   /** The origin's key prefix (`''` or ending in `/`). */
   prefix: string;
-  /** Runs one SDK call under the origin timeout, translating S3's errors. */
-  call<T>(call: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Runs one SDK call under the origin timeout (or `timeoutMs`), translating S3's errors. */
+  call<T>(
+    call: (abortSignal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<T>;
   /** Translates an S3 error met outside `call` (a multipart upload). */
   translate(error: unknown): ProxyError;
   /** A read-only origin over another prefix of the same bucket (the staging area's reader). */
@@ -163,17 +173,21 @@ export class S3Writer implements OriginWriter {
       );
       if (exists) throw new ConflictError('A file already exists at that path');
     }
-    await call((abortSignal) =>
-      client.send(
-        new CopyObjectCommand({
-          Bucket: bucket,
-          Key: target,
-          CopySource: copySource(bucket, from),
-          ContentType: staged.contentType,
-          MetadataDirective: staged.contentType ? 'REPLACE' : 'COPY',
-        }),
-        { abortSignal },
-      ),
+    const copyTimeoutMs = Math.max(MIN_COPY_TIMEOUT_MS, (staged.size / MIN_COPY_BYTES_PER_SECOND) * 1000);
+    await call(
+      (abortSignal) =>
+        client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: target,
+            CopySource: copySource(bucket, from),
+            ContentType: staged.contentType,
+            MetadataDirective: staged.contentType ? 'REPLACE' : 'COPY',
+          }),
+          { abortSignal, requestTimeout: copyTimeoutMs },
+        ),
+      undefined,
+      copyTimeoutMs,
     );
     await this.#deleteKey(from).catch(() => undefined);
     const head = await call((abortSignal) =>

@@ -113,7 +113,7 @@ export class S3Origin implements Origin {
       client: this.#client,
       bucket: this.#bucket,
       prefix: this.#prefix,
-      call: (call, signal) => this.#call(call, signal),
+      call: (call, signal, timeoutMs) => this.#call(call, signal, timeoutMs),
       translate: (error) => this.#translate(error),
       readPrefix: (prefix) => new S3Origin({ ...options, prefix, client: this.#client }),
     });
@@ -167,10 +167,14 @@ export class S3Origin implements Origin {
    * answer only: once `call` resolves the timer stops, so a long body keeps streaming (its
    * silences are bounded by the client's socket timeout instead).
    */
-  async #call<T>(call: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async #call<T>(
+    call: (abortSignal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<T> {
     signal?.throwIfAborted();
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#timeoutMs);
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
       return await call(combined);
