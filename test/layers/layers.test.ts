@@ -172,6 +172,7 @@ describe('hostile layer inputs', () => {
     [`l-image,ie-${Buffer.from('../../etc/passwd').toString('base64')},l-end`, 400, /inside the origin/],
     ['l-subtitles,i-many.srt,l-end', 413, /subtitles layer #1/],
     ['l-subtitles,i-logo.png,l-end', 415, /SRT or WebVTT/],
+    ['l-subtitles,i-evil.ass,l-end', 415, /SRT or WebVTT/],
     ['l-video,i-logo.png,l-end', 415, /video layer #1/],
     ['l-video,i-missing.mp4,l-end', 404, /video layer #1/],
   ])('%s -> %i', async (tr, status, message) => {

@@ -56,6 +56,11 @@ export function useLayerOrigin(): string {
       path.join(dir, 'subs.srt'),
       '1\n00:00:01,000 --> 00:00:02,500\n{\\fs200\\pos(0,0)}<b>HELLO</b> WORLD\n\n2\n00:00:04,000 --> 00:00:04,500\nBYE\n',
     );
+    // An ASS script given as a subtitle layer: drawing commands over the whole frame for hours.
+    await writeFile(
+      path.join(dir, 'evil.ass'),
+      '[Script Info]\nScriptType: v4.00+\n\n[Events]\nFormat: Layer, Start, End, Style, Text\nDialogue: 0,0:00:00.00,9:00:00.00,Default,{\\fs999\\p1}m 0 0 l 9999 9999\n',
+    );
     await writeFile(
       path.join(dir, 'svg.png'),
       '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
