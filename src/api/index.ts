@@ -144,6 +144,24 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     fetcher,
     log,
     named: config.namedTransformations,
+    pre: {
+      writer,
+      staged: stagedSources,
+      limiter: deps.limiter,
+      named: config.namedTransformations,
+      settings: {
+        ffmpegPath: config.ffmpegPath,
+        jobTimeoutMs: config.jobTimeoutMs,
+        maxSourcePixels: config.maxSourcePixels,
+        segmentSeconds: config.segmentSeconds,
+        limits: {
+          maxOutputPixels: config.maxOutputPixels,
+          maxSourceDuration: config.maxSourceDuration,
+          maxSourcePixels: config.maxSourcePixels,
+          maxSourceStreams: config.maxSourceStreams,
+        },
+      },
+    },
     stored(stored) {
       // A replaced file's old answers must not be replayed on this node.
       if (stored.replaced) invalidator.forget(stored.record.path);

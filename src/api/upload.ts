@@ -19,6 +19,7 @@ import { type InspectDeps, type Inspection, inspectUpload } from './inspect.js';
 import { byteLimit, readUploadForm } from './multipart.js';
 import { joinPath, uniqueName } from './names.js';
 import { type PostStep, planPost } from './post.js';
+import { applyPre, type PreDeps, preRequest } from './pre.js';
 import { type FileRecord, type FileRecords, newRecord } from './records.js';
 import type { GuardedFetcher } from './url-source.js';
 
@@ -34,6 +35,8 @@ export interface UploadDeps {
   canSign: boolean;
   fetcher: GuardedFetcher;
   log: Logger;
+  /** What `transformation.pre` runs with; absent: a pre transformation is a 400. */
+  pre?: PreDeps;
   /** Named transformations (`n-NAME` in post transformation values). */
   named: NamedTransformations;
   /** Called after a file is stored (post transformations, webhooks, purging what an overwrite replaced). */
@@ -137,14 +140,25 @@ export class UploadService {
           'Private files need signed URLs: set SIGNING_KEY on the server',
         );
       }
-      if (request.pre) {
+      const pre = request.pre ? preRequest(request.pre, this.#deps.named) : undefined;
+      if (pre && !this.#deps.pre) {
         throw new InvalidFieldError(
           'transformation.pre',
-          'Pre-transformations are not supported by this server yet',
+          'Pre-transformations are not available on this server',
         );
       }
       if (!staged) staged = await this.#stageText(request);
-      const inspection = await inspectUpload(this.#deps.inspect, staged.id);
+      let inspection = await inspectUpload(this.#deps.inspect, staged.id);
+      if (pre && this.#deps.pre) {
+        if (inspection.kind !== 'video') {
+          throw new InvalidFieldError('transformation.pre', 'Pre-transformations apply to videos only');
+        }
+        const original = staged;
+        staged = await applyPre(this.#deps.pre, original, pre);
+        await writer.discard(original);
+        // What is stored is checked like any upload: the transformed file is sniffed and probed too.
+        inspection = await inspectUpload(this.#deps.inspect, staged.id);
+      }
       const answer = await this.#store(request, staged, inspection, input.base);
       // Committed: the staging copy is gone, nothing to discard.
       staged = undefined;

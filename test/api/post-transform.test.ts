@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ffprobeBytes } from '../support/ffprobe.js';
 import { fixturePath } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { waitFor } from '../support/wait.js';
@@ -85,6 +86,48 @@ describe('post transformations and the webhook', () => {
     expect(first.status).toBe(200);
     expect(first.headers.get('x-cache')).toMatch(/^HIT/);
   }, 90_000);
+
+  test('a pre transformation is applied before storing: the stored file is the transformed one', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(fixturePath('sample.mp4'))]), 'clip.mp4');
+    form.append('fileName', 'small.mp4');
+    form.append('useUniqueFileName', 'false');
+    form.append('transformation', JSON.stringify({ pre: 'w-160,du-2' }));
+    const response = await fetch(`${proxy.url}/api/v1/files/upload`, {
+      method: 'POST',
+      body: form,
+      headers: { Authorization: BASIC },
+    });
+    expect(response.status).toBe(200);
+    const uploaded = (await response.json()) as {
+      url: string;
+      width: number;
+      duration: number;
+      size: number;
+    };
+    expect(uploaded.width).toBe(160);
+    expect(uploaded.duration).toBeLessThan(2.5);
+    const stored = Buffer.from(await (await fetch(uploaded.url)).arrayBuffer());
+    expect(stored.length).toBe(uploaded.size);
+    const probed = await ffprobeBytes(stored, 'mp4');
+    expect(probed.streams.find((stream) => stream.codec_type === 'video')?.width).toBe(160);
+    for (const [pre, field] of [
+      ['w-abc', 'transformation.pre'],
+      ['sr-240', 'transformation.pre'],
+    ]) {
+      const bad = new FormData();
+      bad.append('file', new Blob([await readFile(fixturePath('no-audio.mp4'))]), 'clip.mp4');
+      bad.append('fileName', 'bad-pre.mp4');
+      bad.append('transformation', JSON.stringify({ pre }));
+      const refused = await fetch(`${proxy.url}/api/v1/files/upload`, {
+        method: 'POST',
+        body: bad,
+        headers: { Authorization: BASIC },
+      });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { message: string }).message).toContain(`'${field}'`);
+    }
+  }, 60_000);
 
   test('a bad post transformation is a 400 naming it, before anything is stored', async () => {
     const form = new FormData();
