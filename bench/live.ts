@@ -162,6 +162,7 @@ export async function liveRealTime(options: {
       rungs: liveRungs([240, 360], { width: 1280, height: 720 }),
       hasAudio: true,
       segmentSeconds: 2,
+      partSeconds: 0.5,
       outDir,
     });
     const inputAt = args.indexOf('pipe:0');
@@ -175,7 +176,10 @@ export async function liveRealTime(options: {
     ];
     const unthrottled = await mustRun(
       'ffmpeg',
-      unthrottledArgs.map((a) => (a === 'pipe:1' ? '/dev/null' : a)),
+      // The renditions go to files here (the proxy reads them from pipes 3, 4...).
+      unthrottledArgs.map((a) =>
+        a === 'pipe:1' ? '/dev/null' : /^pipe:\d+$/.test(a) ? path.join(outDir, `${a.slice(5)}.mp4`) : a,
+      ),
       600_000,
     );
     const headroom = SECONDS / (unthrottled.ms / 1000);

@@ -49,6 +49,8 @@ export interface LiveDeps {
 
 /** Connections that have not published yet, at most (more are closed at once). */
 const MAX_PENDING_CONNECTIONS = 128;
+/** Low-latency HLS parts (CMAF chunks) per segment: 0.5 s parts for 2 s segments. */
+const PARTS_PER_SEGMENT = 4;
 /** Segments listed in a live playlist. */
 const WINDOW_SEGMENTS = 6;
 /** How long an ended stream's final playlists stay up (players reach `#EXT-X-ENDLIST`). */
@@ -200,6 +202,7 @@ export class LiveService implements PublishGate {
         ffmpegPath: this.#settings.ffmpegPath,
         heights: this.#settings.heights,
         segmentSeconds: this.#settings.segmentSeconds,
+        partSeconds: this.#settings.segmentSeconds / PARTS_PER_SEGMENT,
         window: WINDOW_SEGMENTS,
         graceMs: this.#settings.graceMs,
         maxDurationMs: this.#settings.maxDurationMs,

@@ -1,9 +1,8 @@
 /**
  * Pure: the live ladder (which heights, what bit rates) and the argv of the one ffmpeg job that
- * makes it. The job reads FLV on stdin (the RTMP session's messages, re-stamped) and writes CMAF
- * (fMP4) HLS variants, one folder per rendition plus one for audio, and a JPEG of the latest
- * frame. Segment and playlist files are written to a temporary name and renamed when complete
- * (`temp_file`), so a listed segment is always whole.
+ * makes it. The job reads FLV on stdin (the RTMP session's messages, re-stamped) and writes one
+ * fragmented MP4 (CMAF chunks) per rendition and one for audio to pipes, which the stream cuts
+ * into parts and segments itself, plus a JPEG of the latest frame.
  */
 
 /** One rendition of the live ladder. */
@@ -74,21 +73,38 @@ export interface LiveJobShape {
   rungs: readonly LiveRung[];
   hasAudio: boolean;
   segmentSeconds: number;
-  /** Folder the job writes into (absolute). */
+  /** Part (CMAF chunk) length, seconds: the transcoder cuts a fragment at least this often. */
+  partSeconds: number;
+  /** Folder the job writes its thumbnail into (absolute). */
   outDir: string;
 }
 
 /** Name of the latest-frame JPEG inside `outDir`. */
 export const THUMBNAIL_FILE = 'thumbnail.jpg';
-/** Name of each variant's playlist (ffmpeg's own; the proxy serves its own rewrite). */
-export const VARIANT_PLAYLIST = 'index.m3u8';
 
-/** Segments ffmpeg lists (and keeps a few more on disk): more than the served window. */
-export const FFMPEG_LIST_SIZE = 10;
+/** Fragmented MP4 written as it is encoded: a fragment per part, a new one at every keyframe. */
+function fragmentedOutput(partSeconds: number, fd: number): string[] {
+  return [
+    '-f',
+    'mp4',
+    '-movflags',
+    '+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
+    '-frag_duration',
+    String(Math.round(partSeconds * 1_000_000)),
+    // Each fragment leaves for the pipe as soon as it is complete.
+    '-flush_packets',
+    '1',
+    `pipe:${fd}`,
+  ];
+}
 
-/** The transcoder's argv (without the binary). */
+/**
+ * The transcoder's argv (without the binary): one decode, a `split` into the ladder, one
+ * fragmented-MP4 output per rung on pipes 3, 4... and the audio on the next pipe (the order of
+ * `liveVariantNames`), plus a JPEG of the latest frame rewritten every second.
+ */
 export function liveTranscodeArgs(shape: LiveJobShape): string[] {
-  const { rungs, hasAudio, segmentSeconds, outDir } = shape;
+  const { rungs, hasAudio, segmentSeconds, partSeconds, outDir } = shape;
   const splits = rungs.length + 1;
   const labels = rungs.map((_, i) => `[s${i}]`).join('');
   const graph = [
@@ -105,9 +121,9 @@ export function liveTranscodeArgs(shape: LiveJobShape): string[] {
     'pipe:1',
     // Start from the first frames instead of analysing 5 s of input: latency.
     '-analyzeduration',
-    '1000000',
+    '300000',
     '-probesize',
-    '1000000',
+    '500000',
     '-f',
     'flv',
     '-i',
@@ -116,50 +132,29 @@ export function liveTranscodeArgs(shape: LiveJobShape): string[] {
     graph,
   ];
   rungs.forEach((r, i) => {
-    args.push('-map', `[v${i}]`);
-    args.push(`-b:v:${i}`, String(r.bitRate), `-maxrate:v:${i}`, String(Math.round(r.bitRate * 1.2)));
-    args.push(`-bufsize:v:${i}`, String(r.bitRate * 2));
+    args.push(
+      ...['-map', `[v${i}]`, '-c:v', 'libx264', '-preset', 'veryfast'],
+      // No B-frames or look-ahead: each frame leaves the encoder as soon as it is coded.
+      ...['-tune', 'zerolatency', '-profile:v', 'high', '-sc_threshold', '0'],
+      ...['-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`],
+      ...[
+        '-b:v',
+        String(r.bitRate),
+        '-maxrate',
+        String(Math.round(r.bitRate * 1.2)),
+        '-bufsize',
+        String(r.bitRate * 2),
+      ],
+      ...fragmentedOutput(partSeconds, 3 + i),
+    );
   });
-  if (hasAudio)
-    args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', String(AUDIO_BIT_RATE), '-ac', '2', '-ar', '48000');
+  if (hasAudio) {
+    args.push(
+      ...['-map', '0:a:0', '-c:a', 'aac', '-b:a', String(AUDIO_BIT_RATE), '-ac', '2', '-ar', '48000'],
+      ...fragmentedOutput(partSeconds, 3 + rungs.length),
+    );
+  }
   args.push(
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    // No B-frames or look-ahead: each frame leaves the encoder as soon as it is coded.
-    '-tune',
-    'zerolatency',
-    '-profile:v',
-    'high',
-    '-sc_threshold',
-    '0',
-    '-force_key_frames',
-    `expr:gte(t,n_forced*${segmentSeconds})`,
-    '-max_muxing_queue_size',
-    '1024',
-    '-f',
-    'hls',
-    '-hls_time',
-    String(segmentSeconds),
-    '-hls_list_size',
-    String(FFMPEG_LIST_SIZE),
-    '-hls_delete_threshold',
-    '4',
-    '-hls_flags',
-    'temp_file+independent_segments+delete_segments',
-    '-hls_segment_type',
-    'fmp4',
-    '-hls_fmp4_init_filename',
-    'init.mp4',
-    '-hls_segment_filename',
-    `${outDir}/%v/seg%d.m4s`,
-    '-var_stream_map',
-    [
-      ...rungs.map((r, i) => `v:${i},${hasAudio ? 'agroup:aud,' : ''}name:${r.name}`),
-      ...(hasAudio ? [`a:0,agroup:aud,name:${AUDIO_VARIANT}`] : []),
-    ].join(' '),
-    `${outDir}/%v/${VARIANT_PLAYLIST}`,
     '-map',
     '[thumb]',
     '-c:v',
@@ -173,6 +168,11 @@ export function liveTranscodeArgs(shape: LiveJobShape): string[] {
     `${outDir}/${THUMBNAIL_FILE}`,
   );
   return args;
+}
+
+/** The variants in the order of the transcoder's output pipes. */
+export function liveVariantNames(rungs: readonly LiveRung[], hasAudio: boolean): string[] {
+  return [...rungs.map((r) => r.name), ...(hasAudio ? [AUDIO_VARIANT] : [])];
 }
 
 /**

@@ -1,53 +1,42 @@
 import { AUDIO_BIT_RATE, AUDIO_VARIANT, type LiveRung } from './ladder.js';
 
 /**
- * Pure: reading ffmpeg's variant playlists and writing the ones viewers get. ffmpeg's files only
- * tell which segments are complete and how long each is; the served playlists add what ffmpeg
- * cannot know (the wall-clock arrival time of each segment's first frame), keep the sliding
- * window, use the proxy's own URLs, and end with `#EXT-X-ENDLIST` / a static MPD.
+ * Pure: the documents viewers get (HLS master and media playlists with low-latency parts, the
+ * DASH manifest), written from the segments and parts the stream has cut from the transcoder's
+ * output. They carry what ffmpeg cannot know (the wall-clock arrival of each segment's first
+ * frame), keep the sliding window, use the proxy's own URLs, and end with `#EXT-X-ENDLIST` / a
+ * static MPD.
  */
 
-/** A complete segment of one variant. */
+/** A part (one CMAF chunk) of a segment. */
+export interface LivePart {
+  /** Seconds. */
+  duration: number;
+  /** Starts with a sync sample. */
+  independent: boolean;
+  bytes: Buffer;
+}
+
+/** A segment: complete, or the one still growing (then its duration is that of its parts so far). */
 export interface LiveSegment {
-  /** Media sequence number (ffmpeg's `seg<N>.m4s`). */
+  /** Media sequence number. */
   seq: number;
   /** Seconds. */
   duration: number;
-  /** Media time of its first frame, seconds from the stream's start. */
+  /** Media time of its first frame, seconds. */
   start: number;
   /** Wall-clock arrival of its first frame from the publisher, ms since the epoch. */
   arrivedAt: number;
-}
-
-/** What ffmpeg's playlist says. */
-export interface FfmpegPlaylist {
-  init: string | undefined;
-  segments: Array<{ seq: number; file: string; duration: number }>;
-  ended: boolean;
-}
-
-/** Parses one of ffmpeg's variant playlists; entries it cannot read are skipped. */
-export function parseFfmpegPlaylist(text: string): FfmpegPlaylist {
-  const out: FfmpegPlaylist = { init: undefined, segments: [], ended: false };
-  let duration: number | undefined;
-  for (const line of text.split('\n').map((l) => l.trim())) {
-    if (line.startsWith('#EXT-X-MAP:')) out.init = /URI="([^"]+)"/.exec(line)?.[1];
-    else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
-    else if (line === '#EXT-X-ENDLIST') out.ended = true;
-    else if (line && !line.startsWith('#') && duration !== undefined) {
-      const seq = /^seg(\d+)\.m4s$/.exec(line)?.[1];
-      if (seq !== undefined && Number.isFinite(duration))
-        out.segments.push({ seq: Number(seq), file: line, duration });
-      duration = undefined;
-    }
-  }
-  return out;
+  parts: LivePart[];
 }
 
 /** One variant as the served documents see it. */
 export interface VariantView {
   name: string;
+  /** Complete segments, oldest first. */
   segments: readonly LiveSegment[];
+  /** The segment being cut now (live only). */
+  open?: LiveSegment;
   /** `avc1.64001f` / `mp4a.40.2`, read from the init segment. */
   codecs: string | undefined;
 }
@@ -58,6 +47,8 @@ export interface StreamView {
   video: readonly VariantView[];
   audio: VariantView | undefined;
   segmentSeconds: number;
+  /** Longest part, seconds (`PART-TARGET`). */
+  partTarget: number;
   /** Segments listed in each live playlist. */
   window: number;
   ended: boolean;
@@ -100,30 +91,44 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** Complete segments whose parts are still listed (the spec asks for those within 3 target durations). */
+const SEGMENTS_WITH_PARTS = 3;
+
 /**
- * One variant's live media playlist: the sliding window, each segment with its
- * `EXT-X-PROGRAM-DATE-TIME`, and `#EXT-X-ENDLIST` once the stream has ended.
+ * One variant's low-latency media playlist: the sliding window of complete segments, each with
+ * its `EXT-X-PROGRAM-DATE-TIME`, the parts of the newest ones and of the segment being cut, a
+ * preload hint for the next part, and `#EXT-X-ENDLIST` once the stream has ended.
  */
 export function liveMediaPlaylist(
-  segments: readonly LiveSegment[],
-  view: Pick<StreamView, 'segmentSeconds' | 'window' | 'ended'>,
+  variant: Pick<VariantView, 'segments' | 'open'>,
+  view: Pick<StreamView, 'segmentSeconds' | 'partTarget' | 'window' | 'ended'>,
 ): string {
-  const listed = windowOf(segments, view.window);
+  const listed = windowOf(variant.segments, view.window);
+  const open = view.ended ? undefined : variant.open;
   const target = Math.max(view.segmentSeconds, ...listed.map((s) => Math.round(s.duration)));
   const lines = [
     '#EXTM3U',
-    '#EXT-X-VERSION:7',
+    '#EXT-X-VERSION:9',
     `#EXT-X-TARGETDURATION:${target}`,
-    `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.seq ?? 0}`,
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(view.partTarget * 3).toFixed(3)}`,
+    `#EXT-X-PART-INF:PART-TARGET=${view.partTarget.toFixed(3)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.seq ?? open?.seq ?? 0}`,
     '#EXT-X-INDEPENDENT-SEGMENTS',
     '#EXT-X-MAP:URI="init.mp4"',
   ];
-  for (const segment of listed) {
-    lines.push(
-      `#EXT-X-PROGRAM-DATE-TIME:${iso(segment.arrivedAt)}`,
-      `#EXTINF:${segment.duration.toFixed(6)},`,
-      `${segment.seq}.m4s`,
+  const parts = (segment: LiveSegment) =>
+    segment.parts.map(
+      (part, i) =>
+        `#EXT-X-PART:DURATION=${part.duration.toFixed(5)},URI="${segment.seq}.${i}.m4s"${part.independent ? ',INDEPENDENT=YES' : ''}`,
     );
+  listed.forEach((segment, i) => {
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(segment.arrivedAt)}`);
+    if (!view.ended && i >= listed.length - SEGMENTS_WITH_PARTS) lines.push(...parts(segment));
+    lines.push(`#EXTINF:${segment.duration.toFixed(6)},`, `${segment.seq}.m4s`);
+  });
+  if (open) {
+    if (open.parts.length > 0) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(open.arrivedAt)}`, ...parts(open));
+    lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${open.seq}.${open.parts.length}.m4s"`);
   }
   if (view.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;

@@ -9,7 +9,6 @@ import {
   liveDashManifest,
   liveMasterPlaylist,
   liveMediaPlaylist,
-  parseFfmpegPlaylist,
   type StreamView,
 } from './playlists.js';
 import { recordingPath } from './recording.js';
@@ -83,16 +82,18 @@ describe('ladder', () => {
     expect(liveRungs([240, 360], { width: 256, height: 144 }).map((r) => r.height)).toEqual([144]);
     expect(liveRungs([240, 360], {}).map((r) => r.height)).toEqual([240]);
   });
-  test('argv: one split, one rendition per rung, audio group, temp files', () => {
+  test('argv: one split, one fragmented output per rung and for audio', () => {
     const args = liveTranscodeArgs({
       rungs: liveRungs([240, 360], { width: 1280, height: 720 }),
       hasAudio: true,
       segmentSeconds: 2,
+      partSeconds: 0.5,
       outDir: '/w',
     });
     expect(args.join(' ')).toContain('split=3[s0][s1][st]');
-    expect(args).toContain('v:0,agroup:aud,name:240p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio');
-    expect(args).toContain('temp_file+independent_segments+delete_segments');
+    // One fragmented MP4 per rendition on pipes 3, 4 and the audio on 5; parts of 0.5 s.
+    expect(args.filter((a) => /^pipe:[3-9]$/.test(a))).toEqual(['pipe:3', 'pipe:4', 'pipe:5']);
+    expect(args.filter((a) => a === '500000')).toHaveLength(3);
     expect(args[args.indexOf('-i') + 1]).toBe('pipe:0');
   });
   test('recording names sit under the prefix', () => {
@@ -114,7 +115,15 @@ describe('playlists', () => {
     duration: 2,
     start: i * 2,
     arrivedAt: Date.UTC(2026, 0, 1) + i * 2000,
+    parts: [0, 1, 2, 3].map((p) => ({ duration: 0.5, independent: p === 0, bytes: Buffer.from([i, p]) })),
   }));
+  const open: LiveSegment = {
+    seq: 9,
+    duration: 1,
+    start: 18,
+    arrivedAt: Date.UTC(2026, 0, 1) + 18_000,
+    parts: [0, 1].map((p) => ({ duration: 0.5, independent: p === 0, bytes: Buffer.from([9, p]) })),
+  };
   const view = (ended: boolean): StreamView => ({
     rungs: liveRungs([240, 360], { width: 640, height: 360 }),
     video: [
@@ -123,32 +132,30 @@ describe('playlists', () => {
     ],
     audio: { name: 'audio', segments, codecs: 'mp4a.40.2' },
     segmentSeconds: 2,
+    partTarget: 0.55,
     window: 6,
     ended,
     startedAt: Date.UTC(2026, 0, 1),
     now: Date.UTC(2026, 0, 1) + 20_000,
   });
 
-  test("ffmpeg's playlist gives complete segments only", () => {
-    const parsed = parseFfmpegPlaylist(
-      '#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:2.000000,\nseg3.m4s\n#EXTINF:1.5,\nseg4.m4s\n',
-    );
-    expect(parsed).toEqual({
-      init: 'init.mp4',
-      ended: false,
-      segments: [
-        { seq: 3, file: 'seg3.m4s', duration: 2 },
-        { seq: 4, file: 'seg4.m4s', duration: 1.5 },
-      ],
-    });
-  });
-  test('a media playlist slides, stamps arrival times and ends', () => {
-    const text = liveMediaPlaylist(segments, view(false));
+  test('a media playlist slides, stamps arrival times, lists parts near the edge and ends', () => {
+    const text = liveMediaPlaylist({ segments, open }, view(false));
     expect(text).toContain('#EXT-X-MEDIA-SEQUENCE:3');
+    expect(text).toContain('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.650');
+    expect(text).toContain('#EXT-X-PART-INF:PART-TARGET=0.550');
     expect(text.match(/#EXTINF/g)).toHaveLength(6);
     expect(text).toContain('#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:06.000Z\n#EXTINF:2.000000,\n3.m4s');
-    expect(text).not.toContain('ENDLIST');
-    expect(liveMediaPlaylist(segments, view(true))).toMatch(/#EXT-X-ENDLIST\n$/);
+    // Parts of the three newest complete segments and of the open one, then the next part's hint.
+    expect(text.match(/#EXT-X-PART:/g)).toHaveLength(3 * 4 + 2);
+    expect(text).toContain(
+      '#EXT-X-PART:DURATION=0.50000,URI="6.0.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.50000,URI="6.1.m4s"\n',
+    );
+    expect(text).toMatch(/URI="9\.1\.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="9\.2\.m4s"\n$/);
+    const ended = liveMediaPlaylist({ segments, open }, view(true));
+    expect(ended).toMatch(/#EXT-X-ENDLIST\n$/);
+    expect(ended).not.toContain('#EXT-X-PART:');
+    expect(ended).not.toContain('PRELOAD-HINT');
   });
   test('the master lists each rung with its codecs and the audio group, under the run folder', () => {
     const text = liveMasterPlaylist(view(false), 'run1/');

@@ -1,5 +1,5 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { startProcess } from '../media/runner.js';
@@ -7,22 +7,17 @@ import type { JobLimiter } from '../render/limiter.js';
 import type { Logger } from '../render/service.js';
 import type { AmfObject } from './amf0.js';
 import { decodeAmf0 } from './amf0.js';
+import { type Fragment, FragmentReader } from './cmaf.js';
 import { flvHeader, flvTag, isSequenceHeader } from './flv.js';
 import {
   AUDIO_VARIANT,
   type LiveRung,
   liveRungs,
   liveTranscodeArgs,
+  liveVariantNames,
   THUMBNAIL_FILE,
-  VARIANT_PLAYLIST,
 } from './ladder.js';
-import {
-  codecOfInit,
-  type LiveSegment,
-  parseFfmpegPlaylist,
-  type StreamView,
-  type VariantView,
-} from './playlists.js';
+import { codecOfInit, type LiveSegment, type StreamView, type VariantView } from './playlists.js';
 import type { MediaSink, RtmpSession } from './rtmp.js';
 
 /** What every live stream shares (resolved once from configuration). */
@@ -31,6 +26,8 @@ export interface LiveStreamSettings {
   /** The configured ladder heights (`LIVE_SR`). */
   heights: readonly number[];
   segmentSeconds: number;
+  /** Part length, seconds (LL-HLS parts, CMAF chunks). */
+  partSeconds: number;
   /** Segments in the live window. */
   window: number;
   /** How long a dropped publisher may reconnect into the same stream. */
@@ -54,30 +51,40 @@ export interface LiveStats {
 
 /** Media buffered before the transcoder starts (it needs the stream's shape first). */
 const MAX_EARLY_BYTES = 8 * 1024 * 1024;
-/** How often ffmpeg's playlists are read for newly completed segments. */
-const POLL_MS = 200;
 /** Video arrival times kept for stamping segments (ms of media). */
 const ARRIVAL_HISTORY_MS = 120_000;
 /** Segments remembered per variant (and so servable): the window and those just before it. */
 const KEPT_SEGMENTS = 14;
 /** Time the transcoder gets to flush its last segment after its input ends. */
 const FLUSH_MS = 15_000;
+/** `PART-TARGET` over the requested part length: audio chunks end on whole AAC frames (0.51 s for 0.5 s). */
+const PART_TARGET_MARGIN = 1.1;
 
 interface VariantState {
   name: string;
-  segments: LiveSegment[];
-  files: Map<number, string>;
-  init: string | undefined;
+  audio: boolean;
+  reader: FragmentReader;
+  init: Buffer | undefined;
   codecs: string | undefined;
-  /** Media time where the next segment starts. */
-  nextStart: number;
+  /** Complete segments, oldest first (the newest `KEPT_SEGMENTS`). */
+  segments: LiveSegment[];
+  /** The segment being cut. */
+  open: LiveSegment | undefined;
+  nextSeq: number;
+}
+
+/** Someone waiting for a part or segment (a blocking playlist reload, a preload-hinted part). */
+interface Waiter {
+  ready: () => boolean;
+  resolve: () => void;
 }
 
 /**
  * One live stream: the FLV that the publisher's messages make is fed to one ffmpeg job (which
- * holds a job-limiter slot for the whole stream) and written to the recording file; completed
- * segments are picked up from ffmpeg's playlists and stamped with the wall-clock arrival of
- * their first frame. A publisher that drops leaves the transcoder waiting for `graceMs`; a
+ * holds a job-limiter slot for the whole stream) and written to the recording file; the
+ * transcoder's fragmented MP4 outputs are cut into parts (each CMAF chunk) and segments (from a
+ * keyframe to the next), kept in memory for the window, and stamped with the wall-clock arrival
+ * of their first frame. A publisher that drops leaves the transcoder waiting for `graceMs`; a
  * reconnect continues the same media timeline, so both the live playlist and the recording go
  * on as one.
  */
@@ -106,7 +113,7 @@ export class LiveStream {
   #transcoder: Promise<void> | undefined;
   #abort = new AbortController();
   #variants: VariantState[] = [];
-  #poller: NodeJS.Timeout | undefined;
+  #waiters = new Set<Waiter>();
   #graceTimer: NodeJS.Timeout | undefined;
   /** Offset added to this publisher connection's timestamps; the first tag of each run maps to it. */
   #base: number | undefined;
@@ -242,16 +249,16 @@ export class LiveStream {
     this.#early = [];
     this.#earlyBytes = 0;
     this.#stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
-    this.#variants = [...this.rungs.map((r) => r.name), ...(this.hasAudio ? [AUDIO_VARIANT] : [])].map(
-      (name) => ({
-        name,
-        segments: [],
-        files: new Map(),
-        init: undefined,
-        codecs: undefined,
-        nextStart: 0,
-      }),
-    );
+    this.#variants = liveVariantNames(this.rungs, this.hasAudio).map((name) => ({
+      name,
+      audio: name === AUDIO_VARIANT,
+      reader: new FragmentReader(),
+      init: undefined,
+      codecs: undefined,
+      segments: [],
+      open: undefined,
+      nextSeq: 0,
+    }));
     const header = flvHeader(this.hasAudio, true);
     const firstBytes = Buffer.concat([
       header,
@@ -272,7 +279,7 @@ export class LiveStream {
   }
 
   async #run(): Promise<void> {
-    const { limiter, log, ffmpegPath, segmentSeconds, maxDurationMs } = this.#settings;
+    const { limiter, log, ffmpegPath, segmentSeconds, partSeconds, maxDurationMs } = this.#settings;
     try {
       await limiter.run(
         async (signal) => {
@@ -280,13 +287,14 @@ export class LiveStream {
             rungs: this.rungs,
             hasAudio: this.hasAudio,
             segmentSeconds,
+            partSeconds,
             outDir: this.dir,
           });
           const proc = startProcess(ffmpegPath, args, {
             timeoutMs: maxDurationMs,
             signal: AbortSignal.any([signal, this.#abort.signal]),
             stdin: this.#stdin,
-            onStdout: () => {},
+            extraOutputs: this.#variants.length,
           });
           proc.stdout.setEncoding('utf8');
           let pending = '';
@@ -296,13 +304,32 @@ export class LiveStream {
             pending = lines.pop() ?? '';
             for (const line of lines) this.#progressLine(line);
           });
+          const outputsDone = this.#variants.map(
+            (variant, i) =>
+              new Promise<void>((resolve) => {
+                const output = proc.outputs[i]!;
+                output.on('data', (chunk: Buffer) => {
+                  try {
+                    for (const fragment of variant.reader.push(chunk)) this.#addFragment(variant, fragment);
+                  } catch (error) {
+                    log.error({ err: error, stream: this.name }, 'live transcoder output unreadable');
+                    proc.kill();
+                  }
+                });
+                output.once('close', () => resolve());
+                output.once('error', () => resolve());
+              }),
+          );
           if (this.state === 'starting') this.state = 'live';
-          this.#poller = setInterval(() => void this.#poll(), POLL_MS);
           log.info(
             { stream: this.name, rungs: this.rungs.map((r) => r.name), audio: this.hasAudio },
             'live transcoder started',
           );
-          await proc.done;
+          try {
+            await proc.done;
+          } finally {
+            await Promise.all(outputsDone);
+          }
         },
         'high',
         this.#abort.signal,
@@ -310,8 +337,9 @@ export class LiveStream {
     } catch (error) {
       if (this.state !== 'ended') log.warn({ err: error, stream: this.name }, 'live transcoder stopped');
     } finally {
-      clearInterval(this.#poller);
-      await this.#poll();
+      // The last segment of each variant is complete once its output has ended.
+      for (const variant of this.#variants) this.#closeSegment(variant);
+      this.#wake();
       // A transcoder that died on its own ends the stream (the recording keeps what arrived).
       if (this.state !== 'ended') void this.end('the transcoder stopped');
     }
@@ -341,42 +369,79 @@ export class LiveStream {
     return (this.#zeroAt ?? this.startedAt) + t;
   }
 
-  /** Picks up segments ffmpeg has completed (listed in its playlist, so renamed into place). */
-  async #poll(): Promise<void> {
-    for (const variant of this.#variants) {
-      let text: string;
-      try {
-        text = await readFile(path.join(this.dir, variant.name, VARIANT_PLAYLIST), 'utf8');
-      } catch {
-        continue;
-      }
-      const parsed = parseFfmpegPlaylist(text);
-      if (parsed.init && !variant.init) {
-        variant.init = path.join(this.dir, variant.name, parsed.init);
-        variant.codecs = codecOfInit(await readFile(variant.init).catch(() => Buffer.alloc(0)));
-      }
-      const last = variant.segments.at(-1)?.seq ?? -1;
-      for (const entry of parsed.segments) {
-        if (entry.seq <= last) continue;
-        const start = variant.nextStart;
-        variant.segments.push({
-          seq: entry.seq,
-          duration: entry.duration,
-          start,
-          arrivedAt: Math.round(this.#arrivalAt(start * 1000)),
-        });
-        variant.files.set(entry.seq, path.join(this.dir, variant.name, entry.file));
-        variant.nextStart = start + entry.duration;
-      }
-      if (variant.segments.length > KEPT_SEGMENTS) {
-        for (const gone of variant.segments.splice(0, variant.segments.length - KEPT_SEGMENTS))
-          variant.files.delete(gone.seq);
+  /**
+   * Adds one CMAF chunk: it is a part of the open segment, and a video keyframe (or, for audio,
+   * the segment length reached) starts a new segment first.
+   */
+  #addFragment(variant: VariantState, fragment: Fragment): void {
+    if (!variant.init && variant.reader.init) {
+      variant.init = variant.reader.init;
+      variant.codecs = codecOfInit(variant.init);
+    }
+    const open = variant.open;
+    const seg = this.#settings.segmentSeconds;
+    const boundary = variant.audio
+      ? open !== undefined && fragment.start - open.start >= seg - this.#settings.partSeconds / 2
+      : fragment.independent;
+    if (open && open.parts.length > 0 && boundary) this.#closeSegment(variant);
+    if (!variant.open) {
+      variant.open = {
+        seq: variant.nextSeq++,
+        start: fragment.start,
+        duration: 0,
+        arrivedAt: Math.round(this.#arrivalAt(fragment.start * 1000)),
+        parts: [],
+      };
+    }
+    variant.open.parts.push({
+      duration: fragment.duration,
+      independent: fragment.independent,
+      bytes: fragment.bytes,
+    });
+    variant.open.duration += fragment.duration;
+    this.#wake();
+  }
+
+  #closeSegment(variant: VariantState): void {
+    const open = variant.open;
+    variant.open = undefined;
+    if (!open || open.parts.length === 0) return;
+    variant.segments.push(open);
+    if (variant.segments.length > KEPT_SEGMENTS)
+      variant.segments.splice(0, variant.segments.length - KEPT_SEGMENTS);
+  }
+
+  #wake(): void {
+    for (const waiter of this.#waiters) {
+      if (this.state === 'ended' || waiter.ready()) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
       }
     }
   }
 
+  /** Resolves when `ready()` holds, the stream ends, or `timeoutMs` passes (blocking requests). */
+  waitUntil(ready: () => boolean, timeoutMs: number): Promise<void> {
+    if (ready() || this.state === 'ended') return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        ready,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.#waiters.add(waiter);
+    });
+  }
+
   /**
-   * Ends the stream: the transcoder's input is closed so it writes its last segment and exits,
+   * Ends the stream: the transcoder's input is closed so it writes its last fragments and exits,
    * the playlists then end, and the recording file is closed. Idempotent.
    */
   end(reason: string): Promise<void> {
@@ -401,8 +466,9 @@ export class LiveStream {
         await this.#transcoder;
       }
     }
-    await this.#poll();
+    for (const variant of this.#variants) this.#closeSegment(variant);
     this.state = 'ended';
+    this.#wake();
     await new Promise<void>((resolve) => {
       if (!this.#recording || this.#recording.closed) resolve();
       else this.#recording.end(() => resolve());
@@ -416,18 +482,19 @@ export class LiveStream {
     return this.#recording !== undefined;
   }
 
+  #viewOf(variant: VariantState): VariantView {
+    return { name: variant.name, segments: variant.segments, open: variant.open, codecs: variant.codecs };
+  }
+
   /** The documents' view of this stream now. */
   view(now = Date.now()): StreamView {
-    const views: VariantView[] = this.#variants.map((v) => ({
-      name: v.name,
-      segments: v.segments,
-      codecs: v.codecs,
-    }));
+    const views = this.#variants.map((v) => this.#viewOf(v));
     return {
       rungs: this.rungs,
       video: views.filter((v) => v.name !== AUDIO_VARIANT),
       audio: views.find((v) => v.name === AUDIO_VARIANT),
       segmentSeconds: this.#settings.segmentSeconds,
+      partTarget: this.#settings.partSeconds * PART_TARGET_MARGIN,
       window: this.#settings.window,
       ended: this.state === 'ended',
       startedAt: this.#zeroAt ?? this.startedAt,
@@ -435,18 +502,27 @@ export class LiveStream {
     };
   }
 
-  /** The segments of a variant, or undefined when it has none. */
-  segmentsOf(variant: string): readonly LiveSegment[] | undefined {
-    return this.#variants.find((v) => v.name === variant)?.segments;
+  /** One variant's view, or undefined for a name this stream does not have. */
+  variant(name: string): VariantView | undefined {
+    const variant = this.#variants.find((v) => v.name === name);
+    return variant && this.#viewOf(variant);
   }
 
-  /** The file of a listed segment; undefined for anything not (or no longer) listed. */
-  segmentFile(variant: string, seq: number): string | undefined {
-    return this.#variants.find((v) => v.name === variant)?.files.get(seq);
+  /** A complete segment's bytes (its parts joined); undefined when not (or no longer) kept. */
+  segmentBytes(variant: string, seq: number): Buffer | undefined {
+    const segment = this.#variants.find((v) => v.name === variant)?.segments.find((s) => s.seq === seq);
+    return segment && Buffer.concat(segment.parts.map((part) => part.bytes));
   }
 
-  /** The init segment's file, once ffmpeg has written it. */
-  initFile(variant: string): string | undefined {
+  /** A part's bytes, from a complete segment or the open one. */
+  partBytes(variant: string, seq: number, index: number): Buffer | undefined {
+    const state = this.#variants.find((v) => v.name === variant);
+    const segment = state?.open?.seq === seq ? state.open : state?.segments.find((s) => s.seq === seq);
+    return segment?.parts[index]?.bytes;
+  }
+
+  /** The init segment, once the transcoder has written it. */
+  initBytes(variant: string): Buffer | undefined {
     return this.#variants.find((v) => v.name === variant)?.init;
   }
 

@@ -22,11 +22,15 @@ export interface RunOptions {
   onStdout?: (chunk: Buffer) => void;
   /** Fed to the child's stdin (e.g. the previous step of a pipe chain). */
   stdin?: Readable;
+  /** Extra output pipes the child writes as `pipe:3`, `pipe:4`... (one ffmpeg, several outputs). */
+  extraOutputs?: number;
 }
 
 /** A started child: its stdout for streaming and a promise that settles when it exits. */
 export interface RunningProcess {
   stdout: Readable;
+  /** The `extraOutputs` pipes, in order (fd 3 first). */
+  outputs: Readable[];
   /** Resolves on exit code 0; rejects with a `RenderError`, `JobTimeoutError` or the abort reason. */
   done: Promise<void>;
   kill(): void;
@@ -80,7 +84,12 @@ export async function killAllChildren(graceMs = 2000): Promise<void> {
  */
 export function startProcess(command: string, args: readonly string[], options: RunOptions): RunningProcess {
   const child = spawn(command, args, {
-    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [
+      options.stdin ? 'pipe' : 'ignore',
+      'pipe',
+      'pipe',
+      ...Array<'pipe'>(options.extraOutputs ?? 0).fill('pipe'),
+    ],
     detached: true,
   });
   live.add(child);
@@ -139,7 +148,8 @@ export function startProcess(command: string, args: readonly string[], options: 
   });
   // A caller that never awaits `done` must not crash the process with an unhandled rejection.
   done.catch(() => {});
-  return { stdout: child.stdout!, done, kill: () => killGroup(child) };
+  const outputs = child.stdio.slice(3) as Readable[];
+  return { stdout: child.stdout!, outputs, done, kill: () => killGroup(child) };
 }
 
 /** Runs a command to completion and returns everything it wrote to stdout. */

@@ -32,15 +32,16 @@ const PAGE = `<!doctype html><html><body>
 <script>
   const q = new URLSearchParams(location.search);
   const video = document.getElementById('video');
-  const state = { fatal: null, errors: [], heights: [], playingDate: null };
+  const state = { fatal: null, errors: [], heights: [], playingDate: null, latency: null, parts: 0 };
   window.__state = state;
   const fail = (m) => { state.errors.push(m); if (state.fatal === null) state.fatal = m; };
   if (q.get('player') === 'hls') {
-    const hls = new Hls({ lowLatencyMode: false });
+    const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 });
     window.__player = hls;
     hls.on(Hls.Events.ERROR, (_e, d) => { const m = 'hls.js ' + d.type + ' ' + d.details; if (d.fatal) fail(m); else state.errors.push(m); });
     hls.on(Hls.Events.MANIFEST_PARSED, () => { state.heights = hls.levels.map((l) => l.height); video.play().catch((e) => fail('play ' + e.message)); });
-    setInterval(() => { if (hls.playingDate) state.playingDate = hls.playingDate.getTime(); }, 100);
+    hls.on(Hls.Events.FRAG_LOADED, (_e, d) => { if (d.part) state.parts++; });
+    setInterval(() => { if (hls.playingDate) state.playingDate = hls.playingDate.getTime(); state.latency = hls.latency; }, 100);
     hls.loadSource(q.get('src'));
     hls.attachMedia(video);
   } else {
@@ -105,6 +106,7 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
     publisher = publish(`rtmp://127.0.0.1:${proxy.proxy.live!.port}/live/${KEY}`, { seconds: SENT_SECONDS });
     // First playable segment: the master answers and a variant lists a segment whose bytes load.
     let firstPlayableMs = 0;
+    let firstPartMs = 0;
     let variantUrl = '';
     const playable = await waitFor(async () => {
       const master = await fetch(`${live}/ik-master.m3u8`);
@@ -115,6 +117,9 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
       if (!variant) return false;
       variantUrl = `${live}/${variant}`;
       const list = await (await fetch(variantUrl)).text();
+      const part = /URI="(\d+\.\d+\.m4s)",INDEPENDENT=YES/.exec(list)?.[1];
+      if (part && !firstPartMs && (await fetch(new URL(part, variantUrl))).status === 200)
+        firstPartMs = Date.now() - publisher.startedAt;
       const first = list.split('\n').find((line) => line.endsWith('.m4s'));
       if (!first) return false;
       const segment = await fetch(new URL(first, variantUrl));
@@ -158,21 +163,29 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
     expect(hls.heights.sort()).toEqual([240, 360]);
     expect(dash.heights.sort()).toEqual([240, 360]);
 
+    // Give hls.js a few seconds to settle on its target latency (it speeds up to catch up).
+    await hlsPage.waitForTimeout(4000);
     // Live edge: now minus the newest listed segment's end (design §5), and what the player shows.
     const edge = playlistEdge(await (await fetch(variantUrl)).text());
     const edgeDelayMs = Date.now() - edge.edgeMs!;
     const onScreen = await hlsPage.evaluate<number | null>('window.__state.playingDate');
     const screenDelayMs = onScreen === null ? undefined : Date.now() - onScreen;
+    const { latency, parts } = await hlsPage.evaluate<{ latency: number | null; parts: number }>(
+      'window.__state',
+    );
     const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
     const speed = /ikvp_live_encoder_speed\{stream="demo"\} ([\d.]+)/.exec(metrics)?.[1];
     const ingest = /ikvp_live_ingest_bits_per_second\{stream="demo"\} ([\d.]+)/.exec(metrics)?.[1];
     console.log(
-      `live figures: segment ${SEGMENT_SECONDS} s, no parts; first playable segment ${(firstPlayableMs / 1000).toFixed(2)} s after publish start (bar ${2 * SEGMENT_SECONDS + 1} s); live edge ${(edgeDelayMs / 1000).toFixed(2)} s (bar ${3 * SEGMENT_SECONDS} s); hls.js frame on screen ${screenDelayMs === undefined ? '?' : (screenDelayMs / 1000).toFixed(2)} s behind the wall clock; encoder speed ${speed}x, ingest ${ingest} bit/s`,
+      `live figures: segment ${SEGMENT_SECONDS} s, parts ${SEGMENT_SECONDS / 4} s; first playable part ${(firstPartMs / 1000).toFixed(2)} s and first segment ${(firstPlayableMs / 1000).toFixed(2)} s after publish start (bar ${2 * SEGMENT_SECONDS + 1} s); live edge ${(edgeDelayMs / 1000).toFixed(2)} s (bar ${3 * SEGMENT_SECONDS} s); hls.js (low-latency mode, ${parts} parts loaded) shows the frame from ${screenDelayMs === undefined ? '?' : (screenDelayMs / 1000).toFixed(2)} s ago, its latency estimate ${latency?.toFixed(2)} s; encoder speed ${speed}x, ingest ${ingest} bit/s`,
     );
     // Loose bounds: this machine's 2 cores are shared with other suites (the design bar is logged above).
     expect(firstPlayableMs).toBeLessThan((2 * SEGMENT_SECONDS + 1) * 1000 + 7000);
     expect(edgeDelayMs).toBeLessThan(3 * SEGMENT_SECONDS * 1000 + 4000);
     expect(Number(speed)).toBeGreaterThan(0);
+    expect(firstPartMs).toBeGreaterThan(0);
+    expect(firstPartMs).toBeLessThanOrEqual(firstPlayableMs);
+    expect(parts).toBeGreaterThan(0);
     expect(Number(ingest)).toBeGreaterThan(10_000);
     const thumb = await fetch(`${live}/ik-thumbnail.jpg`);
     expect(thumb.status).toBe(200);
