@@ -204,3 +204,27 @@ describe('API settings', () => {
     );
   });
 });
+
+describe('list queries', () => {
+  test('path, tags, sort, skip and limit; the searchQuery subset; anything else names itself', async () => {
+    const { parseListQuery, parseSearchQuery } = await import('./library.js');
+    const query = parseListQuery(new URLSearchParams('path=/a/b&tags=x,y&sort=DESC_SIZE&skip=2&limit=5'));
+    expect(query).toMatchObject({
+      folder: 'a/b',
+      tags: ['x', 'y'],
+      sort: { by: 'size', descending: true },
+      skip: 2,
+      limit: 5,
+    });
+    expect(parseSearchQuery('tags IN ["a", "b"] AND name = "clip.mp4"')).toEqual({
+      tags: ['a', 'b'],
+      name: 'clip.mp4',
+    });
+    expect(parseListQuery(new URLSearchParams('searchQuery=tags = "a"')).tags).toEqual(['a']);
+    expect(() => parseSearchQuery('size > 100')).toThrow("'searchQuery'");
+    expect(() => parseListQuery(new URLSearchParams('limit=5000'))).toThrow("'limit'");
+    expect(() => parseListQuery(new URLSearchParams('sort=RANDOM'))).toThrow("'sort'");
+    expect(() => parseListQuery(new URLSearchParams('bogus=1'))).toThrow("'bogus'");
+    expect(() => parseListQuery(new URLSearchParams('path=../x'))).toThrow("'path'");
+  });
+});

@@ -78,10 +78,38 @@ function wholeNumber(
   return Number(raw);
 }
 
+/**
+ * Pure: the subset of ImageKit's `searchQuery` this server answers: `name = "x"`, `tags = "a"` and
+ * `tags IN ["a", "b"]`, joined by `AND`. Anything else is a 400 naming `searchQuery`.
+ */
+export function parseSearchQuery(raw: string): { name?: string; tags?: string[] } {
+  if (raw.length > 2048) throw new InvalidFieldError('searchQuery', 'The query is over 2048 characters');
+  const out: { name?: string; tags?: string[] } = {};
+  for (const clause of raw.split(/\s+AND\s+/i)) {
+    const text = clause.trim();
+    const equals = /^(name|tags)\s*=\s*"([^"]*)"$/i.exec(text);
+    const among = /^tags\s+IN\s+\[(.*)\]$/i.exec(text);
+    if (equals) {
+      if (equals[1]!.toLowerCase() === 'name') out.name = equals[2];
+      else out.tags = [equals[2]!];
+    } else if (among) {
+      const tags = [...among[1]!.matchAll(/"([^"]*)"/g)].map((match) => match[1]!);
+      if (tags.length === 0) throw new InvalidFieldError('searchQuery', 'Expected tags IN ["a", "b"]');
+      out.tags = tags;
+    } else {
+      throw new InvalidFieldError(
+        'searchQuery',
+        'Only name = "x", tags = "a" and tags IN ["a", "b"] (joined by AND) are supported',
+      );
+    }
+  }
+  return out;
+}
+
 /** Pure: the list query from URL parameters; unknown or unsupported ones are a 400 naming them. */
 export function parseListQuery(params: URLSearchParams): ListQuery {
   for (const key of new Set(params.keys())) {
-    if (!['path', 'tags', 'name', 'fileType', 'type', 'sort', 'skip', 'limit'].includes(key)) {
+    if (!['path', 'tags', 'name', 'searchQuery', 'fileType', 'type', 'sort', 'skip', 'limit'].includes(key)) {
       throw new InvalidFieldError(key, 'Unsupported list parameter');
     }
     if (params.getAll(key).length > 1) throw new InvalidFieldError(key, 'Parameter given more than once');
@@ -101,10 +129,11 @@ export function parseListQuery(params: URLSearchParams): ListQuery {
   if (name !== undefined && (name.length > 255 || name.includes('/'))) {
     throw new InvalidFieldError('name', 'Expected a file name');
   }
+  const search = params.has('searchQuery') ? parseSearchQuery(params.get('searchQuery')!) : {};
   return {
     folder: path === null ? undefined : safeFolder(path, 'path'),
-    tags: parseTags(params.get('tags') ?? undefined) ?? undefined,
-    name,
+    tags: search.tags ?? parseTags(params.get('tags') ?? undefined) ?? undefined,
+    name: search.name ?? name,
     fileType,
     sort,
     skip: wholeNumber('skip', params.get('skip') ?? undefined, 0, 0, MAX_LIST_SCAN),
