@@ -91,6 +91,18 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/**
+ * The part that comes after the open segment's last: the next of the same segment, or the first
+ * of the next segment when this one is as long as a segment already (keyframes are forced there).
+ */
+export function nextPartName(
+  open: LiveSegment,
+  view: Pick<StreamView, 'segmentSeconds' | 'partTarget'>,
+): string {
+  const full = open.duration + view.partTarget / 2 >= view.segmentSeconds;
+  return full ? `${open.seq + 1}.0.m4s` : `${open.seq}.${open.parts.length}.m4s`;
+}
+
 /** Complete segments whose parts are still listed (the spec asks for those within 3 target durations). */
 const SEGMENTS_WITH_PARTS = 3;
 
@@ -128,7 +140,7 @@ export function liveMediaPlaylist(
   });
   if (open) {
     if (open.parts.length > 0) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(open.arrivedAt)}`, ...parts(open));
-    lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${open.seq}.${open.parts.length}.m4s"`);
+    lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${nextPartName(open, view)}"`);
   }
   if (view.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;

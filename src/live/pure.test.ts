@@ -93,7 +93,8 @@ describe('ladder', () => {
     expect(args.join(' ')).toContain('split=3[s0][s1][st]');
     // One fragmented MP4 per rendition on pipes 3, 4 and the audio on 5; parts of 0.5 s.
     expect(args.filter((a) => /^pipe:[3-9]$/.test(a))).toEqual(['pipe:3', 'pipe:4', 'pipe:5']);
-    expect(args.filter((a) => a === '500000')).toHaveLength(3);
+    expect(args.filter((a) => a === '-frag_duration')).toHaveLength(3);
+    expect(args[args.indexOf('-frag_duration') + 1]).toBe('500000');
     expect(args[args.indexOf('-i') + 1]).toBe('pipe:0');
   });
   test('recording names sit under the prefix', () => {

@@ -116,7 +116,9 @@ export function liveRoutes(deps: LiveRouteDeps): Hono {
       const index = Number(match[2]);
       // A preload-hinted part is asked for before it exists: answer once it does.
       const open = stream.variant(variant)?.open;
-      if (open && open.seq === seq && index === open.parts.length)
+      const upcoming =
+        open && ((open.seq === seq && index === open.parts.length) || (open.seq + 1 === seq && index === 0));
+      if (upcoming)
         await stream.waitUntil(() => stream.partBytes(variant, seq, index) !== undefined, BLOCK_MS);
       body = stream.partBytes(variant, seq, index);
     } else if (match) body = stream.segmentBytes(variant, Number(match[1]));

@@ -15,13 +15,13 @@ import { type Publisher, playlistEdge, publish } from './support.js';
 
 /**
  * The whole live path with real clients: ffmpeg publishes a 640x360 30 fps test pattern with a
- * tone over RTMP for 14 s, hls.js and dash.js in headless Chromium play the ladder live, and
+ * tone over RTMP for 16 s, hls.js and dash.js in headless Chromium play the ladder live, and
  * once the publisher stops the playlist ends and the recording is a source like any other.
  * Measured in one run: publish start -> first playable segment, and the live edge delay.
  */
 
 const SEGMENT_SECONDS = 2;
-const SENT_SECONDS = 14;
+const SENT_SECONDS = 16;
 const KEY = 'test-stream-key-1';
 const HLS_SCRIPT = path.join(REPO_ROOT, 'node_modules/hls.js/dist/hls.min.js');
 const DASH_SCRIPT = path.join(REPO_ROOT, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js');
@@ -163,19 +163,35 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
     expect(hls.heights.sort()).toEqual([240, 360]);
     expect(dash.heights.sort()).toEqual([240, 360]);
 
-    // Give hls.js a few seconds to settle on its target latency (it speeds up to catch up).
-    await hlsPage.waitForTimeout(4000);
     // Live edge: now minus the newest listed segment's end (design §5), and what the player shows.
     const edge = playlistEdge(await (await fetch(variantUrl)).text());
     const edgeDelayMs = Date.now() - edge.edgeMs!;
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    const speed = /ikvp_live_encoder_speed\{stream="demo"\} ([\d.]+)/.exec(metrics)?.[1];
+    const ingest = /ikvp_live_ingest_bits_per_second\{stream="demo"\} ([\d.]+)/.exec(metrics)?.[1];
+    // Blocking playlist reload: asking for the next part holds the answer until it exists.
+    const current = await (await fetch(variantUrl)).text();
+    const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(\d+)\.(\d+)\.m4s"/.exec(current);
+    expect(hint).not.toBeNull();
+    const [, msn, part] = hint!;
+    const blockedAt = Date.now();
+    const blocked = await (await fetch(`${variantUrl}?_HLS_msn=${msn}&_HLS_part=${part}`)).text();
+    const heldMs = Date.now() - blockedAt;
+    expect(blocked).toContain(`URI="${msn}.${part}.m4s"`);
+    expect(heldMs).toBeLessThan(SEGMENT_SECONDS * 1000 + 2000);
+    // The next hinted part is answered as soon as it is cut (a request made before it exists waits).
+    const next = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([\d.]+\.m4s)"/.exec(blocked)![1]!;
+    const hinted = await fetch(new URL(next, variantUrl));
+    expect(hinted.status).toBe(200);
+    expect((await fetch(`${variantUrl}?_HLS_msn=${Number(msn) + 10}`)).status).toBe(400);
+
+    // Give hls.js a few seconds to settle on its target latency (it speeds up to catch up).
+    await hlsPage.waitForTimeout(3000);
     const onScreen = await hlsPage.evaluate<number | null>('window.__state.playingDate');
     const screenDelayMs = onScreen === null ? undefined : Date.now() - onScreen;
     const { latency, parts } = await hlsPage.evaluate<{ latency: number | null; parts: number }>(
       'window.__state',
     );
-    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
-    const speed = /ikvp_live_encoder_speed\{stream="demo"\} ([\d.]+)/.exec(metrics)?.[1];
-    const ingest = /ikvp_live_ingest_bits_per_second\{stream="demo"\} ([\d.]+)/.exec(metrics)?.[1];
     console.log(
       `live figures: segment ${SEGMENT_SECONDS} s, parts ${SEGMENT_SECONDS / 4} s; first playable part ${(firstPartMs / 1000).toFixed(2)} s and first segment ${(firstPlayableMs / 1000).toFixed(2)} s after publish start (bar ${2 * SEGMENT_SECONDS + 1} s); live edge ${(edgeDelayMs / 1000).toFixed(2)} s (bar ${3 * SEGMENT_SECONDS} s); hls.js (low-latency mode, ${parts} parts loaded) shows the frame from ${screenDelayMs === undefined ? '?' : (screenDelayMs / 1000).toFixed(2)} s ago, its latency estimate ${latency?.toFixed(2)} s; encoder speed ${speed}x, ingest ${ingest} bit/s`,
     );
