@@ -147,6 +147,25 @@ describe.each([
     expect(late.headers.get('cache-control')).toBe('no-store');
   });
 
+  test('pages that sign with an expiry rounded to a window share URLs; a fresh expiry per view does not', async () => {
+    const path = `/sample.mp4/ik-thumbnail.jpg?tr=w-${width(8)}`;
+    const now = Math.floor(Date.now() / 1000);
+    const views = 5;
+    const hitsOf = async (urls: string[]) => {
+      let hits = 0;
+      for (const url of urls) if (cacheHit(await get(`${cache.url}${url}`), name)) hits++;
+      return hits;
+    };
+    // Each page view signs at its own second for "10 minutes from now".
+    const perView = await hitsOf(Array.from({ length: views }, (_, i) => signPath(path, KEY, now + 600 + i)));
+    // Each page view signs for the end of the next whole hour after "10 minutes from now".
+    const windowed = Math.ceil((now + 600) / 3600) * 3600;
+    const rounded = await hitsOf(Array.from({ length: views }, () => signPath(path, KEY, windowed)));
+    console.log(`${name}: signed per view ${perView}/${views} hits, rounded to an hour ${rounded}/${views}`);
+    expect(perView).toBe(0);
+    expect(rounded).toBe(views - 1);
+  });
+
   test('f-auto: 20 browsers get their format, one origin request per class, then all hits', async () => {
     const url = `/sample.mp4?tr=f-auto,w-${width(3)},du-2`;
     // The output exists on the proxy for both classes (a cold view would add one streamed request).
@@ -170,6 +189,9 @@ describe.each([
     expect(origin.length, JSON.stringify(origin)).toBe(CLASS_COUNT);
     expect(firstHits).toBe(BROWSERS.length - CLASS_COUNT);
     const secondHits = await pass();
+    console.log(
+      `${name}: f-auto first pass ${firstHits}/${BROWSERS.length} hits, second ${secondHits}/${BROWSERS.length}`,
+    );
     expect(secondHits / BROWSERS.length).toBeGreaterThanOrEqual(0.95);
     // URLs without f-auto keep one object for every browser.
     const plain = `/sample.mp4/ik-thumbnail.jpg?tr=w-${width(4)}`;

@@ -113,6 +113,25 @@ describe.each(targets)('the first ranged view %s', (where, base) => {
     expect(answer.body.equals(await finalBytes(path))).toBe(true);
   }, 90_000);
 
+  test('a viewer arriving during the encode streams at once (no cache lock)', async () => {
+    const path = freshUrl();
+    const first = await fetch(`${base()}${path}`);
+    const reader = first.body!.getReader();
+    await reader.read();
+    const second = await timedGet(`${base()}${path}`, {});
+    console.log(`${where}, second viewer during the encode: first byte ${second.firstByteMs.toFixed(0)} ms`);
+    // The first viewer reads on after the second finished: both get the whole output.
+    const rest: Buffer[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest.push(Buffer.from(value));
+    }
+    expect(second.status).toBe(200);
+    expect(second.firstByteMs).toBeLessThan(FIRST_BYTE_MS);
+    expect(second.body.equals(await finalBytes(path))).toBe(true);
+  }, 90_000);
+
   test.skipIf(!hasChromium)(
     "Chromium's <video> plays a never-seen transform and seeks it",
     async () => {
