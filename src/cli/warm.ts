@@ -12,9 +12,9 @@ export interface WarmResult {
   url: string;
   /** HTTP status, or 0 when no response arrived (connection refused, timeout). */
   status: number;
-  /** `X-Cache` of the response, when there was one. */
+  /** `Cache-Status` (or else `X-Cache`) of the response, when there was one. */
   cache: string | null;
-  /** `cached`: the proxy already had it (`X-Cache: HIT-*`); `done`: made or fetched now. */
+  /** `cached`: a cache on the way already had it (`Cache-Status: ...; hit`); `done`: made or fetched now. */
   outcome: 'done' | 'cached' | 'failed';
   bytes: number;
   ms: number;
@@ -94,7 +94,9 @@ export async function warm(targets: readonly string[], options: WarmOptions): Pr
         headers,
         signal: AbortSignal.timeout((options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000),
       });
-      const cache = response.headers.get('x-cache');
+      // RFC 9211 Cache-Status lists every cache on the way (the proxy's, then a CDN's); X-Cache
+      // is the proxy's own label, which the shipped CDN configs hide.
+      const cache = response.headers.get('cache-status') ?? response.headers.get('x-cache');
       const kind = response.ok ? manifestKind(url, response.headers.get('content-type')) : undefined;
       let bytes: number;
       if (kind) {
@@ -105,7 +107,7 @@ export async function warm(targets: readonly string[], options: WarmOptions): Pr
       } else {
         bytes = await drain(response.body);
       }
-      const outcome = !response.ok ? 'failed' : cache?.toUpperCase().startsWith('HIT') ? 'cached' : 'done';
+      const outcome = !response.ok ? 'failed' : isCacheHit(cache) ? 'cached' : 'done';
       result = { url, status: response.status, cache, outcome, bytes, ms: performance.now() - begun };
     } catch (error) {
       result = {
@@ -143,4 +145,10 @@ export async function warm(targets: readonly string[], options: WarmOptions): Pr
   });
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/** True when some cache on the way answered from its store (`Cache-Status` member `; hit`, or `X-Cache: HIT-*`). */
+export function isCacheHit(status: string | null): boolean {
+  if (!status) return false;
+  return status.toUpperCase().startsWith('HIT') || /(?:^|,)\s*[^,;]+;\s*hit\s*(?:;|,|$)/i.test(status);
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { isCacheHit } from '../../src/cli/warm.js';
 import {
   AUTO_FORMAT_MARKER,
   browserClass,
@@ -78,4 +79,14 @@ describe('deploy/cdn/cloudfront-viewer-request.js', () => {
       `var PARAM_ORDER = ${JSON.stringify(PARAM_ORDER).replace(/"/g, "'").replace(/,/g, ', ')};`,
     );
   });
+});
+
+test('npm run warm counts a hit of any cache on the way (Cache-Status), or the X-Cache of the proxy', () => {
+  expect(isCacheHit('ik-video-proxy; fwd=miss, nginx; hit')).toBe(true);
+  expect(isCacheHit('ik-video-proxy; hit, varnish; fwd=miss')).toBe(true);
+  expect(isCacheHit('ik-video-proxy; fwd=miss; detail=streaming, nginx; fwd=miss')).toBe(false);
+  expect(isCacheHit('nginx; fwd=stale; fwd-status=304')).toBe(false);
+  expect(isCacheHit('HIT-DISK')).toBe(true);
+  expect(isCacheHit('MISS-STREAMING')).toBe(false);
+  expect(isCacheHit(null)).toBe(false);
 });
