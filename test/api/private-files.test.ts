@@ -61,3 +61,59 @@ describe('isPrivateFile', () => {
     expect(answer.body.message).toContain("'isPrivateFile'");
   });
 });
+
+describe('overwriting a file', () => {
+  let root: string;
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'api-overwrite-'));
+    proxy = await startProxy({ ORIGIN: root, API_PRIVATE_KEY: PRIVATE_KEY });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function uploadFile(fixture: string, fields: Record<string, string>) {
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(fixturePath(fixture))]), 'clip');
+    for (const [key, value] of Object.entries(fields)) form.append(key, value);
+    const response = await fetch(`${proxy.url}/api/v1/files/upload`, {
+      method: 'POST',
+      body: form,
+      headers: { Authorization: BASIC },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  test('a new version replaces what viewers get at once; overwriteFile=false is a 409', async () => {
+    const first = await uploadFile('sample.mp4', { fileName: 'same.mp4', useUniqueFileName: 'false' });
+    expect(first.status).toBe(200);
+    const before = await fetch(`${first.body.url}/ik-metadata.json`);
+    const beforeMeta = (await before.json()) as { width: number };
+    const again = await fetch(`${first.body.url}/ik-metadata.json`);
+    expect(again.headers.get('x-cache')).toMatch(/^HIT/);
+
+    const second = await uploadFile('portrait.mp4', { fileName: 'same.mp4', useUniqueFileName: 'false' });
+    expect(second.status).toBe(200);
+    expect(second.body.fileId).toBe(first.body.fileId);
+    expect(second.body.versionInfo).toMatchObject({ name: 'Version 2' });
+    expect(second.body.createdAt).toBe(first.body.createdAt);
+    const after = (await (await fetch(`${first.body.url}/ik-metadata.json`)).json()) as { width: number };
+    expect(after.width).toBe(second.body.width);
+    expect(after.width).not.toBe(beforeMeta.width);
+
+    const refused = await uploadFile('no-audio.mp4', {
+      fileName: 'same.mp4',
+      useUniqueFileName: 'false',
+      overwriteFile: 'false',
+    });
+    expect(refused.status).toBe(409);
+    expect(
+      (await (await fetch(`${first.body.url}/ik-metadata.json`)).json()) as { width: number },
+    ).toMatchObject({
+      width: second.body.width,
+    });
+  });
+});
