@@ -211,9 +211,8 @@ export class LiveService implements PublishGate {
       },
       (ended) => this.#ended(ended),
     );
-    // An ended run of the same name is replaced: its URLs carry its own run id and 404 from now.
-    const previous = this.#streams.get(name);
-    if (previous) void previous.remove();
+    // An ended run of the same name is replaced: its URLs carry its own run id and 404 from now;
+    // its folder goes once its recording is stored (see #ended).
     this.#streams.set(name, stream);
     this.#deps.log.info({ stream: name }, 'live publish started');
     return stream.attach(session);
@@ -273,6 +272,7 @@ export class LiveService implements PublishGate {
   async close(): Promise<void> {
     this.#closing = true;
     this.#server?.close();
+    this.#server = undefined;
     for (const session of this.#sessions) if (!session.publishing) session.close('server stopping');
     await Promise.allSettled(
       [...this.#streams.values()].map((stream) => stream.end('the server is stopping')),

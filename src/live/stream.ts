@@ -55,6 +55,8 @@ const MAX_EARLY_BYTES = 8 * 1024 * 1024;
 const ARRIVAL_HISTORY_MS = 120_000;
 /** Segments remembered per variant (and so servable): the window and those just before it. */
 const KEPT_SEGMENTS = 14;
+/** Blocking requests held at once per stream (each is a socket and a closure). */
+const MAX_WAITERS = 2000;
 /** Time the transcoder gets to flush its last segment after its input ends. */
 const FLUSH_MS = 15_000;
 /** `PART-TARGET` over the requested part length: audio chunks end on whole AAC frames (0.51 s for 0.5 s). */
@@ -420,9 +422,12 @@ export class LiveStream {
     }
   }
 
-  /** Resolves when `ready()` holds, the stream ends, or `timeoutMs` passes (blocking requests). */
+  /**
+   * Resolves when `ready()` holds, the stream ends, or `timeoutMs` passes (blocking requests).
+   * At most `MAX_WAITERS` are held; beyond, requests are answered at once with what there is.
+   */
   waitUntil(ready: () => boolean, timeoutMs: number): Promise<void> {
-    if (ready() || this.state === 'ended') return Promise.resolve();
+    if (ready() || this.state === 'ended' || this.#waiters.size >= MAX_WAITERS) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter: Waiter = {
         ready,
