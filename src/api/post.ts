@@ -159,8 +159,16 @@ export class PostProcessor {
   async #warm(step: PostStep): Promise<void> {
     const { named } = this.#deps;
     const first = parseRequestUrl(step.pathname, step.search, { named });
-    const body = await this.#deliver(first, step.search);
-    if (step.post.type !== 'abs' || step.post.protocol !== 'hls' || !body) return;
+    let body = await this.#deliver(first, step.search);
+    if (step.post.type !== 'abs' || !body) return;
+    let pathname = step.pathname;
+    if (step.post.protocol === 'dash') {
+      // DASH and HLS list the same CMAF segments (ik-abs/<track>/...): walking the HLS ladder of
+      // the same tr makes every segment the MPD names.
+      pathname = step.pathname.replace(/ik-master\.mpd$/, 'ik-master.m3u8');
+      body = await this.#deliver(parseRequestUrl(pathname, step.search, { named }), step.search);
+      if (!body) return;
+    }
     // HLS: every rendition's playlist, then every segment (and init segment) it lists.
     let budget = MAX_ABS_REQUESTS;
     const { basePath } = this.#deps;
@@ -175,7 +183,7 @@ export class PostProcessor {
         ),
         url.search,
       );
-    const base = new URL(`http://proxy${basePath}${step.pathname}${step.search}`);
+    const base = new URL(`http://proxy${basePath}${pathname}${step.search}`);
     for (const variant of uris(body.toString('utf8'), base)) {
       if (--budget < 0) return;
       const playlist = await warm(variant);

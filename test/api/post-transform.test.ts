@@ -55,6 +55,7 @@ describe('post transformations and the webhook', () => {
         post: [
           { type: 'thumbnail', value: 'w-120' },
           { type: 'abs', value: 'sr-240', protocol: 'hls' },
+          { type: 'abs', value: 'sr-360', protocol: 'dash' },
         ],
       }),
     );
@@ -66,8 +67,9 @@ describe('post transformations and the webhook', () => {
     });
     expect(response.status).toBe(200);
     const uploaded = (await response.json()) as { fileId: string; url: string };
-    expect(await waitFor(() => events.length >= 2, 60_000)).toBe(true);
+    expect(await waitFor(() => events.length >= 3, 90_000)).toBe(true);
     expect(events.map((event) => event.type)).toEqual([
+      'upload.post-transform.success',
       'upload.post-transform.success',
       'upload.post-transform.success',
     ]);
@@ -85,6 +87,17 @@ describe('post transformations and the webhook', () => {
     const first = await fetch(new URL(segment, media.url));
     expect(first.status).toBe(200);
     expect(first.headers.get('x-cache')).toMatch(/^HIT/);
+    // DASH: the manifest and the segments it names (shared CMAF segments) are made too.
+    const mpd = await fetch(`${uploaded.url}/ik-master.mpd?tr=sr-360`);
+    expect(mpd.headers.get('x-cache')).toMatch(/^HIT/);
+    const template = await mpd.text();
+    const dashMedia = /media="([^"]+)"/
+      .exec(template)![1]!
+      .replace('$RepresentationID$', '360')
+      .replace('$Number$', '1');
+    const dashSegment = await fetch(new URL(dashMedia, mpd.url));
+    expect(dashSegment.status).toBe(200);
+    expect(dashSegment.headers.get('x-cache')).toMatch(/^HIT/);
   }, 90_000);
 
   test('a pre transformation is applied before storing: the stored file is the transformed one', async () => {
