@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { NotFoundError, OriginError, OriginTimeoutError } from '../../src/errors.js';
-import { type AzureAuth, AzureOrigin } from '../../src/origin/azure.js';
+import { type AzureAuth, AzureOrigin, azureServiceClient } from '../../src/origin/azure.js';
 import { createOrigin } from '../../src/origin/index.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startTestAzurite, type TestAzurite } from '../support/azurite.js';
 import { originContract, patternBytes } from './origin-contract.js';
@@ -71,6 +71,20 @@ describe('AzureOrigin specifics', () => {
     expect(origin).toBeInstanceOf(AzureOrigin);
     expect(origin.kind).toBe('azure');
     expect((await origin.stat('in.mp4')).size).toBe(50);
+  });
+
+  test('an account key or SAS token addresses https://<account>.blob.core.windows.net', () => {
+    const sas = azureServiceClient(
+      { kind: 'sas', account: 'acct', sas: '?sv=2024-11-04&sp=rl&sig=abc' },
+      1000,
+    );
+    expect(sas.url).toBe('https://acct.blob.core.windows.net/?sv=2024-11-04&sp=rl&sig=abc');
+    expect(sas.getContainerClient('media').getBlobClient('a b.mp4').url).toBe(
+      'https://acct.blob.core.windows.net/media/a%20b.mp4?sv=2024-11-04&sp=rl&sig=abc',
+    );
+    const key = azureServiceClient({ kind: 'key', account: 'acct', key: AZURITE_KEY }, 1000);
+    expect(key.url).toBe('https://acct.blob.core.windows.net/');
+    expect(key.credential).toBeInstanceOf(StorageSharedKeyCredential);
   });
 
   test('the prefix scopes names, with or without a trailing slash', async () => {
