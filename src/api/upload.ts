@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ApiConfig } from '../config/api.js';
-import { OverloadedError, ProxyError } from '../errors.js';
+import { ConflictError, OverloadedError, ProxyError } from '../errors.js';
 import type { OriginWriter, StagedObject } from '../origin/types.js';
 import type { JobLimiter } from '../render/limiter.js';
 import type { Logger } from '../render/logger.js';
@@ -93,8 +93,12 @@ export class UploadService {
   /** Handles one upload; resolves with ImageKit's upload answer. */
   async upload(input: UploadInput): Promise<Record<string, unknown>> {
     const { config } = this.#deps;
-    // Server-side credentials are checked before a byte of the body is read.
+    // Server-side credentials are checked before a byte of the body is read; without a public key
+    // no token can be valid, so a request without Basic auth is refused before its body too.
     if (input.authorization !== undefined) checkBasic(input.authorization, config.privateKeys);
+    else if (!config.publicKey) {
+      throw new ApiAuthError('Missing credentials: send the private API key as the Basic-auth user name');
+    }
     try {
       return await this.#deps.limiter.run(() => this.#run(input, input.authorization !== undefined));
     } catch (error) {
@@ -226,12 +230,26 @@ export class UploadService {
     base: UrlBase,
   ): Promise<Record<string, unknown>> {
     const { writer, files } = this.#deps;
-    const name = request.useUniqueFileName ? uniqueName(request.fileName) : request.fileName;
-    const path = joinPath(request.folder, name);
-    // Post transformations are checked like viewers' URLs before anything becomes visible.
-    const post = planPost(path, request.post, this.#deps.named);
-    const previous = await files.get(path);
-    const written = await writer.commit(staged, path, { ifAbsent: !request.overwriteFile });
+    let path: string;
+    let post: PostStep[];
+    let previous: FileRecord | undefined;
+    let written: Awaited<ReturnType<OriginWriter['commit']>>;
+    for (let attempt = 0; ; attempt++) {
+      const name = request.useUniqueFileName ? uniqueName(request.fileName) : request.fileName;
+      path = joinPath(request.folder, name);
+      // Post transformations are checked like viewers' URLs before anything becomes visible.
+      post = planPost(path, request.post, this.#deps.named);
+      previous = request.useUniqueFileName ? undefined : await files.get(path);
+      try {
+        // A unique name never replaces a file: should the suffix repeat one, another is drawn.
+        written = await writer.commit(staged, path, {
+          ifAbsent: request.useUniqueFileName || !request.overwriteFile,
+        });
+        break;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || !request.useUniqueFileName || attempt >= 3) throw error;
+      }
+    }
     const record = newRecord({
       path,
       size: written.size,

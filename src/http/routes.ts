@@ -262,7 +262,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   const hot = deps.hotCache;
   app.use('*', requestLog(deps.log));
-  if (deps.api) app.route('/', deps.api);
+  // Under BASE_PATH like everything the proxy receives (an SDK's baseURL then ends with it).
+  if (deps.api) app.route(deps.basePath || '/', deps.api);
 
   app.options('*', (c) =>
     c.body(null, 204, {
