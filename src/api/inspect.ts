@@ -5,7 +5,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import sharp, { type Metadata } from 'sharp';
-import { PayloadTooLargeError, ProxyError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
+import { PayloadTooLargeError, UnprocessableError, UnsupportedMediaError } from '../errors.js';
 import { SNIFF_BYTES, sniffDemuxer } from '../media/sniff.js';
 import type { MediaInfo } from '../media/types.js';
 import type { Origin } from '../origin/types.js';
@@ -91,13 +91,7 @@ export async function inspectUpload(deps: InspectDeps, id: string): Promise<Insp
     throw new UnsupportedMediaError('The upload is a playlist or script, not a media file; it is refused');
   }
   if (sniffDemuxer(head)) {
-    let info: MediaInfo;
-    try {
-      info = (await deps.sources.facts(id, stat)).info;
-    } catch (error) {
-      if (error instanceof ProxyError && error.status < 500) throw error;
-      throw error;
-    }
+    const { info } = await deps.sources.facts(id, stat);
     checkSourceLimits(info, deps.limits);
     const video = info.video;
     return {

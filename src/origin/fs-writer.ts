@@ -28,7 +28,7 @@ import {
   type StagedObject,
   type WrittenObject,
 } from './types.js';
-import { countBytes } from './write-util.js';
+import { countBytes, putThroughStaging } from './write-util.js';
 
 /** Most entries one folder listing walks (recursively); the media library documents this bound. */
 export const MAX_FOLDER_SCAN = 200_000;
@@ -241,15 +241,7 @@ export class FsWriter implements OriginWriter {
     body: Readable,
     options: PutOptions & { ifAbsent?: boolean } = {},
   ): Promise<WrittenObject> {
-    // The path is checked before any byte is stored.
-    checkSourcePath(source);
-    const staged = await this.stage(body, options);
-    try {
-      return await this.commit(staged, source, options);
-    } catch (error) {
-      await this.discard(staged);
-      throw error;
-    }
+    return putThroughStaging(this, source, body, options);
   }
 
   async delete(source: string): Promise<boolean> {

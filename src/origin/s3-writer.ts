@@ -25,7 +25,7 @@ import {
   type StagedObject,
   type WrittenObject,
 } from './types.js';
-import { countBytes } from './write-util.js';
+import { countBytes, putThroughStaging } from './write-util.js';
 
 /** Part size of multipart uploads; with `UPLOAD_QUEUE` parts in flight this bounds an upload's memory. */
 export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
@@ -161,17 +161,8 @@ export class S3Writer implements OriginWriter {
     if (staged.size > MAX_COPY_BYTES) {
       throw new PayloadTooLargeError(`An upload into S3 may be at most ${MAX_COPY_BYTES} bytes`);
     }
-    if (options.ifAbsent) {
-      const exists = await call((abortSignal) =>
-        client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }),
-      ).then(
-        () => true,
-        (error) => {
-          if (isMissing(error)) return false;
-          throw error;
-        },
-      );
-      if (exists) throw new ConflictError('A file already exists at that path');
+    if (options.ifAbsent && (await this.#exists(target))) {
+      throw new ConflictError('A file already exists at that path');
     }
     const copyTimeoutMs = Math.max(MIN_COPY_TIMEOUT_MS, (staged.size / MIN_COPY_BYTES_PER_SECOND) * 1000);
     await call(
@@ -238,15 +229,7 @@ export class S3Writer implements OriginWriter {
     body: Readable,
     options: PutOptions & { ifAbsent?: boolean } = {},
   ): Promise<WrittenObject> {
-    // The path is checked before any byte is stored.
-    checkSourcePath(source);
-    const staged = await this.stage(body, options);
-    try {
-      return await this.commit(staged, source, options);
-    } catch (error) {
-      await this.discard(staged);
-      throw error;
-    }
+    return putThroughStaging(this, source, body, options);
   }
 
   async delete(source: string): Promise<boolean> {
@@ -255,9 +238,10 @@ export class S3Writer implements OriginWriter {
   }
 
   /** Deletes a key; false when it did not exist (asked first: S3's delete answers 204 either way). */
-  async #deleteKey(key: string): Promise<boolean> {
+  /** Whether `key` exists (`HeadObject`); other failures are thrown. */
+  async #exists(key: string): Promise<boolean> {
     const { bucket, call, client } = this.#deps;
-    const existed = await call((abortSignal) =>
+    return call((abortSignal) =>
       client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
     ).then(
       () => true,
@@ -266,7 +250,11 @@ export class S3Writer implements OriginWriter {
         throw error;
       },
     );
-    if (!existed) return false;
+  }
+
+  async #deleteKey(key: string): Promise<boolean> {
+    const { bucket, call, client } = this.#deps;
+    if (!(await this.#exists(key))) return false;
     await call((abortSignal) =>
       client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
     );
@@ -354,17 +342,8 @@ export class S3Writer implements OriginWriter {
   async #putRecord(key: string, body: Buffer, ifAbsent: boolean): Promise<boolean> {
     const { bucket, call, client } = this.#deps;
     const target = this.#recordsPrefix + checkSourcePath(key);
-    if (ifAbsent) {
-      const exists = await call((abortSignal) =>
-        client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }), { abortSignal }),
-      ).then(
-        () => true,
-        (error) => {
-          if (isMissing(error)) return false;
-          throw error;
-        },
-      );
-      if (exists) return false;
+    if (ifAbsent && (await this.#exists(target))) {
+      return false;
     }
     try {
       await call((abortSignal) =>
