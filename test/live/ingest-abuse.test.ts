@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { liveChildCount } from '../../src/media/runner.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { waitFor } from '../support/wait.js';
-import { publish } from './support.js';
+import { publish, rawPublisher } from './support.js';
 
 /**
  * What the RTMP port does with hostile or mistaken clients: a wrong key, a second publisher on a
@@ -18,6 +18,7 @@ import { publish } from './support.js';
 
 const KEY = 'abuse-test-key-1';
 const HANDSHAKE_S = 3;
+const GRACE_S = 2;
 
 /** Opens a connection and resolves when the server closes it, with the time that took. */
 function closedWithin(port: number, send?: (socket: Socket) => void): Promise<number> {
@@ -43,6 +44,7 @@ describe('live: the RTMP port under abuse', () => {
       LIVE_STREAM_KEYS: `demo=${KEY}`,
       LIVE_SR: '240',
       RTMP_HANDSHAKE_TIMEOUT: String(HANDSHAKE_S),
+      LIVE_RESUME_GRACE_S: String(GRACE_S),
     });
     port = proxy.proxy.live!.port;
   });
@@ -53,7 +55,7 @@ describe('live: the RTMP port under abuse', () => {
 
   const nothingStarted = () => {
     expect(liveChildCount()).toBe(0);
-    expect(proxy.proxy.live!.streams).toHaveLength(0);
+    expect(proxy.proxy.live!.streams.filter((s) => s.state !== 'ended')).toHaveLength(0);
   };
 
   test('a wrong key is refused before anything starts', async () => {
@@ -95,6 +97,37 @@ describe('live: the RTMP port under abuse', () => {
     expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200);
   });
 
+  test('garbage after a valid publish closes the connection and ends the stream with nothing started', {
+    timeout: 30_000,
+  }, async () => {
+    const { socket, answers } = await rawPublisher(port, KEY);
+    expect(answers()).toContain('NetStream.Publish.Start');
+    const closed = new Promise<number>((resolve) => {
+      const at = Date.now();
+      socket.once('close', () => resolve(Date.now() - at));
+    });
+    socket.write(randomBytes(64 * 1024));
+    expect(await closed).toBeLessThan(1000);
+    // A dropped publisher: the stream waits out its grace, then ends without ever transcoding.
+    expect(
+      await waitFor(() => proxy.proxy.live!.streams.every((s) => s.state === 'ended'), (GRACE_S + 5) * 1000),
+    ).toBe(true);
+    expect(liveChildCount()).toBe(0);
+    expect(proxy.proxy.live!.stored).toHaveLength(0);
+    expect((await fetch(`${proxy.url}/live/demo/ik-master.m3u8`)).status).toBe(404);
+    expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200);
+  });
+
+  test('a wrong key over a bare client gets an error status before anything starts', async () => {
+    const { socket, answers } = await rawPublisher(port, 'not-the-key-at-all');
+    expect(answers()).toContain('NetStream.Publish.Unauthorized');
+    expect(answers()).not.toContain(KEY);
+    await new Promise<void>((resolve) =>
+      socket.destroyed ? resolve() : socket.once('close', () => resolve()),
+    );
+    nothingStarted();
+  });
+
   test('a second publisher on a live key is refused; the first goes on', { timeout: 60_000 }, async () => {
     const first = publish(`rtmp://127.0.0.1:${port}/live/${KEY}`, { seconds: 6, size: '320x180' });
     expect(await waitFor(() => proxy.proxy.live!.streams.some((s) => s.state === 'live'), 10_000)).toBe(true);
@@ -105,7 +138,7 @@ describe('live: the RTMP port under abuse', () => {
     expect((await first.exited).code).toBe(0);
     expect(await waitFor(() => proxy.proxy.live!.stored.length === 1, 30_000)).toBe(true);
     const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
-    expect(metrics).toMatch(/ikvp_live_refused_total\{reason="bad_key"\} 2/);
+    expect(metrics).toMatch(/ikvp_live_refused_total\{reason="bad_key"\} 3/);
     expect(metrics).toMatch(/ikvp_live_refused_total\{reason="already_publishing"\} 1/);
     expect(metrics).toMatch(/ikvp_live_refused_total\{reason="timeout"\} 51/);
   });

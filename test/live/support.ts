@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { encodeAmf0 } from '../../src/live/amf0.js';
 import { REAL_FFMPEG } from '../support/ffprobe.js';
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf';
@@ -79,4 +82,55 @@ export function playlistEdge(text: string): { segments: number; edgeMs: number |
     }
   }
   return { segments, edgeMs: edge };
+}
+
+/** One RTMP message as fmt-0 chunks of 128 bytes (the default chunk size). */
+function chunks(csid: number, type: number, streamId: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = csid;
+  header.writeUIntBE(body.length, 4, 3);
+  header[7] = type;
+  header.writeUInt32LE(streamId, 8);
+  const parts: Buffer[] = [header];
+  for (let offset = 0; offset < body.length; offset += 128) {
+    if (offset > 0) parts.push(Buffer.from([0xc0 | csid]));
+    parts.push(body.subarray(offset, offset + 128));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * A bare RTMP publisher: handshake, `connect`, `createStream`, `publish`, then whatever the test
+ * does with the socket (send garbage, go silent). Resolves with the socket and everything the
+ * server answered so far once it has answered the publish (or closed).
+ */
+export async function rawPublisher(
+  port: number,
+  key: string,
+): Promise<{ socket: Socket; answers: () => string }> {
+  const socket = connect(port, '127.0.0.1');
+  let received: Buffer = Buffer.alloc(0);
+  socket.on('data', (data: Buffer) => {
+    received = Buffer.concat([received, data]);
+  });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(Buffer.concat([Buffer.from([3]), randomBytes(1536)]));
+  // S0 + S1 + S2 = 3073 bytes, then C2.
+  for (let i = 0; i < 100 && received.length < 3073; i++) await new Promise((r) => setTimeout(r, 20));
+  socket.write(randomBytes(1536));
+  socket.write(
+    chunks(
+      3,
+      20,
+      0,
+      encodeAmf0('connect', 1, { app: 'live', type: 'nonprivate', tcUrl: `rtmp://127.0.0.1:${port}/live` }),
+    ),
+  );
+  socket.write(chunks(3, 20, 0, encodeAmf0('createStream', 2, null)));
+  socket.write(chunks(4, 20, 1, encodeAmf0('publish', 3, null, key, 'live')));
+  const answers = () => received.subarray(3073).toString('latin1');
+  for (let i = 0; i < 100 && !/NetStream\.Publish\.\w+/.test(answers()) && !socket.destroyed; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  return { socket, answers };
 }
