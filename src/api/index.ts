@@ -124,6 +124,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     fetcher,
     log,
     basePath: config.basePath,
+    webhookSecret: api.webhookSecret,
   });
   const upload = new UploadService({
     writer,
@@ -178,6 +179,7 @@ export async function createApi(deps: ApiDeps): Promise<Api> {
     fetcher,
     log,
     purgeWebhook: api.purgeWebhookUrl ? new URL(api.purgeWebhookUrl) : undefined,
+    webhookSecret: api.webhookSecret,
   });
   // Leftovers of a process that died mid-upload, and used tokens past their hour, go at start.
   void sweep(writer, log);

@@ -39,6 +39,8 @@ export interface LibraryDeps {
   log: Logger;
   /** `PURGE_WEBHOOK_URL`: told of every purge, so a CDN can be purged too. */
   purgeWebhook?: URL;
+  /** Signs what is posted to the hook (`WEBHOOK_SECRET`). */
+  webhookSecret?: string;
 }
 
 /** Parsed list query (ImageKit's `GET /v1/files` parameters). */
@@ -343,13 +345,17 @@ export class MediaLibrary {
     await writer.records.put(key, Buffer.from(JSON.stringify(state)));
     if (purgeWebhook) {
       void fetcher
-        .post(purgeWebhook, {
-          type: 'cache.purge',
-          requestId,
-          url: state.url,
-          wildcard,
-          source: deliveryUrl(base, source),
-        })
+        .post(
+          purgeWebhook,
+          {
+            type: 'cache.purge',
+            requestId,
+            url: state.url,
+            wildcard,
+            source: deliveryUrl(base, source),
+          },
+          this.#deps.webhookSecret,
+        )
         .then(async (status) => {
           const outcome = status >= 200 && status < 300 ? 'Completed' : 'Failed';
           await writer.records.put(key, Buffer.from(JSON.stringify({ ...state, status: outcome })));

@@ -68,6 +68,8 @@ export interface PostDeps {
   log: Logger;
   /** `BASE_PATH`: listed URIs carry it when playlists use absolute paths. */
   basePath: string;
+  /** Signs webhook events (`WEBHOOK_SECRET`). */
+  webhookSecret?: string;
   /** Longest a step waits for an idle job slot before giving up (ms). */
   maxWaitMs?: number;
 }
@@ -218,7 +220,7 @@ export class PostProcessor {
       },
     };
     try {
-      await this.#deps.fetcher.post(webhook, event);
+      await this.#deps.fetcher.post(webhook, event, this.#deps.webhookSecret);
     } catch (error) {
       this.#deps.log.warn({ err: error, webhook: webhook.host }, 'webhook delivery failed');
     }

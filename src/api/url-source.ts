@@ -3,6 +3,7 @@
  * included, goes through the HTTP origin's SSRF guard (`createGuardedAgent`), so a refused
  * address is never connected to. Bounded by a timeout and the upload size limit.
  */
+import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { type Agent, type Dispatcher, request } from 'undici';
 import { ProxyError } from '../errors.js';
@@ -89,12 +90,26 @@ export class GuardedFetcher {
     throw new InvalidFieldError('file', `The file URL redirected more than ${MAX_REDIRECTS} times`);
   }
 
-  /** Posts a JSON event; failures are the caller's to log. */
-  async post(url: URL, body: unknown): Promise<number> {
+  /**
+   * Posts a JSON event; failures are the caller's to log. With `secret` it is signed as ImageKit
+   * signs webhooks: `x-ik-signature: t=<ms>,v1=<hex HMAC-SHA256(secret, "<ms>.<body>")>`, which
+   * the `imagekit` SDK's `verifyWebhookEvent(body, signature, secret)` checks.
+   */
+  async post(url: URL, body: unknown, secret?: string): Promise<number> {
+    const payload = JSON.stringify(body);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'ik-video-proxy',
+    };
+    if (secret) {
+      const timestamp = Date.now();
+      const v1 = createHmac('sha256', secret).update(`${timestamp}.${payload}`).digest('hex');
+      headers['x-ik-signature'] = `t=${timestamp},v1=${v1}`;
+    }
     const response = await request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'ik-video-proxy' },
-      body: JSON.stringify(body),
+      headers,
+      body: payload,
       dispatcher: this.#agent,
       signal: AbortSignal.timeout(this.#timeoutMs),
     });

@@ -22,6 +22,8 @@ export interface ApiConfig {
   urlTimeoutMs: number;
   /** `PURGE_WEBHOOK_URL`: posted `{type, requestId, url}` on every purge (a CDN purge hook). */
   purgeWebhookUrl?: string;
+  /** `WEBHOOK_SECRET`: signs webhook posts (`x-ik-signature`); the first private key when unset. */
+  webhookSecret?: string;
 }
 
 /** Names and defaults, as the README lists them. */
@@ -34,6 +36,7 @@ export const API_SETTINGS = {
   uploadQueue: { name: 'UPLOAD_QUEUE', fallback: '16' },
   urlTimeout: { name: 'UPLOAD_URL_TIMEOUT', fallback: '60' },
   purgeWebhookUrl: { name: 'PURGE_WEBHOOK_URL', fallback: '' },
+  webhookSecret: { name: 'WEBHOOK_SECRET', fallback: 'the first API_PRIVATE_KEY' },
 } as const;
 
 /** What the API settings are checked against. */
@@ -126,6 +129,7 @@ export function loadApiConfig(
       uploadQueue,
       urlTimeoutMs,
       purgeWebhookUrl,
+      webhookSecret: read(API_SETTINGS.webhookSecret) || privateKeys[0],
     },
     problems,
   };

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import ImageKit from 'imagekit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ffprobeBytes } from '../support/ffprobe.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -17,6 +18,7 @@ describe('post transformations and the webhook', () => {
   let proxy: TestProxy;
   let hook: Server;
   let hookUrl: string;
+  const signed: Array<{ body: string; signature: string }> = [];
   const events: Array<{
     type: string;
     data: { fileId: string; transformation: { type: string; url: string } };
@@ -31,6 +33,7 @@ describe('post transformations and the webhook', () => {
       });
       req.on('end', () => {
         events.push(JSON.parse(body));
+        signed.push({ body, signature: String(req.headers['x-ik-signature'] ?? '') });
         res.writeHead(204).end();
       });
     });
@@ -74,6 +77,12 @@ describe('post transformations and the webhook', () => {
       'upload.post-transform.success',
     ]);
     expect(events.every((event) => event.data.fileId === uploaded.fileId)).toBe(true);
+    // Signed as ImageKit signs webhooks: the imagekit SDK's own check accepts them.
+    const imagekit = new ImageKit({ publicKey: 'pk', privateKey: PRIVATE_KEY, urlEndpoint: proxy.url });
+    for (const { body, signature } of signed) {
+      expect(imagekit.verifyWebhookEvent(body, signature, PRIVATE_KEY).event).toEqual(JSON.parse(body));
+      expect(() => imagekit.verifyWebhookEvent(body, signature, 'another_secret')).toThrow();
+    }
     expect(events[0]!.data.transformation.url).toBe(`${uploaded.url}/ik-thumbnail.jpg?tr=w-120`);
 
     const thumbnail = await fetch(`${uploaded.url}/ik-thumbnail.jpg?tr=w-120`);
