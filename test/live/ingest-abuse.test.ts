@@ -118,6 +118,22 @@ describe('live: the RTMP port under abuse', () => {
     expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200);
   });
 
+  test('a publisher that goes silent is dropped after the idle limit, then its stream ends', {
+    timeout: 40_000,
+  }, async () => {
+    const { socket, answers } = await rawPublisher(port, KEY);
+    expect(answers()).toContain('NetStream.Publish.Start');
+    const at = Date.now();
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // The idle limit is 10 s (or five segments); then the grace.
+    expect(Date.now() - at).toBeGreaterThan(9000);
+    expect(Date.now() - at).toBeLessThan(13_000);
+    expect(
+      await waitFor(() => proxy.proxy.live!.streams.every((s) => s.state === 'ended'), (GRACE_S + 5) * 1000),
+    ).toBe(true);
+    nothingStarted();
+  });
+
   test('a wrong key over a bare client gets an error status before anything starts', async () => {
     const { socket, answers } = await rawPublisher(port, 'not-the-key-at-all');
     expect(answers()).toContain('NetStream.Publish.Unauthorized');
