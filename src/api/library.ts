@@ -284,6 +284,43 @@ export class MediaLibrary {
     return { successfullyDeletedFileIds: unique };
   }
 
+  /**
+   * `POST /v1/files/addTags` and `/removeTags` `{fileIds, tags}`: every file or none (a missing id
+   * is a 404 naming it), each record rewritten once.
+   */
+  async changeTags(body: unknown, mode: 'add' | 'remove'): Promise<{ successfullyUpdatedFileIds: string[] }> {
+    const { fileIds, tags } = (body ?? {}) as { fileIds?: unknown; tags?: unknown };
+    if (!Array.isArray(fileIds) || fileIds.length === 0 || fileIds.length > MAX_BULK_IDS) {
+      throw new InvalidFieldError('fileIds', `Expected a list of 1 to ${MAX_BULK_IDS} file ids`);
+    }
+    if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string')) {
+      throw new InvalidFieldError('tags', 'Expected a list of tags');
+    }
+    const wanted = parseTags((tags as string[]).join(',')) ?? [];
+    const unique = [...new Set(fileIds.map(String))];
+    const found: FileRecord[] = [];
+    const missing: string[] = [];
+    for (const id of unique) {
+      try {
+        found.push((await this.#existing(id)).record);
+      } catch (error) {
+        if (error instanceof NotFoundError) missing.push(id);
+        else throw error;
+      }
+    }
+    if (missing.length > 0) throw new MissingFilesError(missing);
+    const now = new Date().toISOString();
+    for (const record of found) {
+      const current = record.tags ?? [];
+      const next =
+        mode === 'add'
+          ? [...new Set([...current, ...wanted])]
+          : current.filter((tag) => !wanted.includes(tag));
+      await this.#deps.files.put({ ...record, tags: next.length > 0 ? next : null, updatedAt: now });
+    }
+    return { successfullyUpdatedFileIds: unique };
+  }
+
   /** `GET /v1/files/{id}/metadata`: what the probe found. */
   async metadata(fileId: string): Promise<Record<string, unknown>> {
     const { path, record } = await this.#existing(fileId);

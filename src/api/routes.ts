@@ -143,6 +143,14 @@ export function createApiApp(deps: ApiRouteDeps): Hono {
     '/v1/files/batch/deleteByFileIds',
     library(async (c) => json(await deps.library.bulkDelete(await jsonBody(c)))),
   );
+  app.post(
+    '/v1/files/addTags',
+    library(async (c) => json(await deps.library.changeTags(await jsonBody(c), 'add'))),
+  );
+  app.post(
+    '/v1/files/removeTags',
+    library(async (c) => json(await deps.library.changeTags(await jsonBody(c), 'remove'))),
+  );
   app.get(
     '/v1/files/:fileId/details',
     library(async (c) => json(await deps.library.details(c.req.param('fileId') ?? '', base(c)))),

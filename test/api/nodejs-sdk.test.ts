@@ -108,6 +108,15 @@ describe('@imagekit/nodejs with baseURL = the proxy, over an S3 origin', () => {
     expect(details.tags).toEqual(['second', 'third']);
     expect(details.filePath).toBe('/sdk/base64.mp4');
 
+    const added = await client.files.bulk.addTags({
+      fileIds: [fromBase64.fileId!, fromUrl.fileId!],
+      tags: ['bulk'],
+    });
+    expect(added.successfullyUpdatedFileIds).toEqual([fromBase64.fileId, fromUrl.fileId]);
+    expect((await client.files.get(fromBase64.fileId!)).tags).toEqual(['second', 'third', 'bulk']);
+    await client.files.bulk.removeTags({ fileIds: [fromBase64.fileId!], tags: ['second', 'bulk'] });
+    expect((await client.files.get(fromBase64.fileId!)).tags).toEqual(['third']);
+
     const metadata = await client.files.metadata.get(fromBuffer.fileId!);
     expect(metadata.width).toBe(fromBuffer.width);
     expect(metadata.duration).toBeGreaterThan(1);
