@@ -270,10 +270,21 @@ export class AzureOrigin implements Origin {
     });
   }
 
-  /** `Get Container Properties`: the container exists and the credentials are accepted. */
+  /**
+   * A one-name `List Blobs` under the prefix: the container exists and the credentials are
+   * accepted. Listing rather than `Get Container Properties`, which a container-scoped SAS token
+   * (read + list) is not allowed to call.
+   */
   async ping(signal?: AbortSignal): Promise<void> {
     try {
-      await this.#call((abortSignal) => this.#container.getProperties({ abortSignal }), signal);
+      await this.#call(
+        (abortSignal) =>
+          this.#container
+            .listBlobsFlat({ prefix: this.#prefix, abortSignal })
+            .byPage({ maxPageSize: 1 })
+            .next(),
+        signal,
+      );
     } catch (error) {
       if (error instanceof NotFoundError) throw this.#missingContainer(error.cause);
       throw error;
