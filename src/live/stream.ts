@@ -55,6 +55,8 @@ const MAX_EARLY_BYTES = 8 * 1024 * 1024;
 const ARRIVAL_HISTORY_MS = 120_000;
 /** Segments remembered per variant (and so servable): the window and those just before it. */
 const KEPT_SEGMENTS = 14;
+/** Media without a picture after which a publisher is refused (an audio-only stream). */
+const NO_VIDEO_MS = 5000;
 /** Blocking requests held at once per stream (each is a socket and a closure). */
 const MAX_WAITERS = 2000;
 /** Time the transcoder gets to flush its last segment after its input ends. */
@@ -212,6 +214,7 @@ export class LiveStream {
       this.#early.push({ type, timestamp: stamped, payload, arrivedAt });
       this.#earlyBytes += payload.length;
       if (this.#readyToStart()) this.#start();
+      else if (this.#noVideo()) void this.end('the publisher sends no video');
       else if (this.#earlyBytes > MAX_EARLY_BYTES) this.#session?.pause();
       return;
     }
@@ -219,9 +222,16 @@ export class LiveStream {
   }
 
   /** Enough is known to shape the ladder: the metadata plus a picture, or a second of media. */
+  /** Seconds of media and not one picture: an audio-only publisher, which a video ladder cannot serve. */
+  #noVideo(): boolean {
+    const first = this.#early[0]?.timestamp ?? 0;
+    const last = this.#early.at(-1)?.timestamp ?? 0;
+    return last - first >= NO_VIDEO_MS && !this.#early.some((tag) => tag.type === 9);
+  }
+
   #readyToStart(): boolean {
     const video = this.#early.filter((tag) => tag.type === 9);
-    if (video.length === 0) return this.#earlyBytes > MAX_EARLY_BYTES / 2;
+    if (video.length === 0) return false;
     const first = this.#early[0]!.timestamp;
     const last = this.#early.at(-1)!.timestamp;
     return (

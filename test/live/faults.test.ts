@@ -93,6 +93,27 @@ describe('live: faults', () => {
     expect(await waitFor(() => live().stored.length === before + 1, 30_000)).toBe(true);
   });
 
+  test('a video-only publisher gets a ladder without audio; an audio-only one is refused', {
+    timeout: 60_000,
+  }, async () => {
+    const before = live().stored.length;
+    const videoOnly = publish(rtmp, { seconds: 3, size: '320x180', only: 'video' });
+    expect((await videoOnly.exited).code).toBe(0);
+    expect(await waitFor(() => live().stored.length === before + 1, 30_000)).toBe(true);
+    const master = await (await fetch(`${proxy.url}/live/demo/ik-master.m3u8`)).text();
+    expect(master).not.toContain('TYPE=AUDIO');
+    expect(master).toContain('RESOLUTION=320x180');
+    const probed = await ffprobe(path.join(originDir, live().stored.at(-1)!));
+    expect(probed.streams.map((s) => s.codec_type)).toEqual(['video']);
+
+    const audioOnly = publish(rtmp, { seconds: 15, only: 'audio' });
+    const { code } = await audioOnly.exited;
+    expect(code).not.toBe(0);
+    expect(Date.now() - audioOnly.startedAt).toBeLessThan(10_000);
+    expect(live().streams.every((s) => s.state === 'ended')).toBe(true);
+    expect(liveChildCount()).toBe(0);
+  });
+
   test('a transcoder that dies ends the playlist cleanly, keeps the recording and the proxy healthy', {
     timeout: 60_000,
   }, async () => {

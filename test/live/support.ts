@@ -19,7 +19,10 @@ export interface Publisher {
  * ffmpeg publishing a test pattern with a tone over RTMP, in real time (`-re`), as OBS would: a
  * burnt-in wall clock (when a font is installed) so a frame's time can be read off the screen.
  */
-export function publish(url: string, options: { seconds: number; size?: string; fps?: number }): Publisher {
+export function publish(
+  url: string,
+  options: { seconds: number; size?: string; fps?: number; only?: 'video' | 'audio' },
+): Publisher {
   const size = options.size ?? '640x360';
   const fps = options.fps ?? 30;
   const clock = existsSync(FONT)
@@ -54,6 +57,7 @@ export function publish(url: string, options: { seconds: number; size?: string; 
     'aac',
     '-b:a',
     '96k',
+    ...(options.only === 'video' ? ['-an'] : options.only === 'audio' ? ['-vn'] : []),
     '-f',
     'flv',
     url,
