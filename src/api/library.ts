@@ -12,7 +12,7 @@ import type { SourceReader } from '../render/sources.js';
 import { deliveryUrl, fileObject, type UrlBase } from './answer.js';
 import { InvalidFieldError } from './errors.js';
 import { parseCustomMetadata, parseDescription, parseTags } from './fields.js';
-import { pathOfFileId, safeFolder } from './names.js';
+import { fileIdOf, joinPath, pathOfFileId, safeFileName, safeFolder } from './names.js';
 import { bareRecord, type FileRecord, type FileRecords } from './records.js';
 import type { GuardedFetcher } from './url-source.js';
 
@@ -319,6 +319,88 @@ export class MediaLibrary {
       await this.#deps.files.put({ ...record, tags: next.length > 0 ? next : null, updatedAt: now });
     }
     return { successfullyUpdatedFileIds: unique };
+  }
+
+  /** A stored path from ImageKit's `filePath` form (`/folder/a.mp4`); 404 when it names nothing valid. */
+  #pathOf(field: string, raw: unknown): string {
+    if (typeof raw !== 'string' || raw.trim() === '' || raw.length > 2048) {
+      throw new InvalidFieldError(field, 'Expected a file path such as /folder/clip.mp4');
+    }
+    const segments = raw.split('/').filter(Boolean);
+    return joinPath(
+      safeFolder(segments.slice(0, -1).join('/'), field),
+      safeFileName(segments.at(-1) ?? '', field),
+    );
+  }
+
+  /**
+   * Copies (or moves) a stored file and its record. The bytes stream from the origin back into it
+   * through staging, so every writable origin can do it; a move then deletes the source.
+   */
+  async #transfer(
+    from: string,
+    to: string,
+    options: { move: boolean; ifAbsent: boolean },
+  ): Promise<FileRecord> {
+    const { writer, files, invalidator, sources } = this.#deps;
+    const { record } = await this.#existing(fileIdOf(from));
+    if (from === to) return record;
+    const written = await writer.put(to, await sources.open(from), {
+      contentType: record.mime,
+      ifAbsent: options.ifAbsent,
+    });
+    const now = new Date().toISOString();
+    const copied: FileRecord = {
+      ...record,
+      fileId: fileIdOf(to),
+      path: to,
+      name: to.slice(to.lastIndexOf('/') + 1),
+      size: written.size,
+      version: written.version,
+      versionNumber: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await files.put(copied);
+    invalidator.forget(to);
+    if (options.move) await this.#remove(from);
+    return copied;
+  }
+
+  /** `POST /v1/files/copy {sourceFilePath, destinationPath}`: into the destination folder, same name. */
+  async copy(body: unknown, move: boolean): Promise<void> {
+    const { sourceFilePath, destinationPath, includeFileVersions, ...rest } = (body ?? {}) as Record<
+      string,
+      unknown
+    >;
+    const extra = Object.keys(rest)[0];
+    if (extra) throw new InvalidFieldError(extra, 'Unknown field');
+    if (includeFileVersions === true) {
+      throw new InvalidFieldError('includeFileVersions', 'File versions are not kept by this server');
+    }
+    const from = this.#pathOf('sourceFilePath', sourceFilePath);
+    if (typeof destinationPath !== 'string')
+      throw new InvalidFieldError('destinationPath', 'Expected a folder path');
+    const to = joinPath(
+      safeFolder(destinationPath, 'destinationPath'),
+      from.slice(from.lastIndexOf('/') + 1),
+    );
+    await this.#transfer(from, to, { move, ifAbsent: false });
+  }
+
+  /** `PUT /v1/files/rename {filePath, newFileName, purgeCache}`: a taken name is a 409. */
+  async rename(body: unknown, base: UrlBase): Promise<{ purgeRequestId?: string }> {
+    const { filePath, newFileName, purgeCache, ...rest } = (body ?? {}) as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra) throw new InvalidFieldError(extra, 'Unknown field');
+    const from = this.#pathOf('filePath', filePath);
+    if (typeof newFileName !== 'string') throw new InvalidFieldError('newFileName', 'Expected a file name');
+    const folder = from.includes('/') ? from.slice(0, from.lastIndexOf('/')) : '';
+    const to = joinPath(folder, safeFileName(newFileName, 'newFileName'));
+    await this.#transfer(from, to, { move: true, ifAbsent: true });
+    if (purgeCache !== true) return {};
+    const { requestId } = await this.purge({ url: `${deliveryUrl(base, from)}*` }, base);
+    return { purgeRequestId: requestId };
   }
 
   /** `GET /v1/files/{id}/metadata`: what the probe found. */

@@ -144,6 +144,24 @@ export function createApiApp(deps: ApiRouteDeps): Hono {
     library(async (c) => json(await deps.library.bulkDelete(await jsonBody(c)))),
   );
   app.post(
+    '/v1/files/copy',
+    library(async (c) => {
+      await deps.library.copy(await jsonBody(c), false);
+      return new Response(null, { status: 204, headers: { 'Cache-Control': 'no-store' } });
+    }),
+  );
+  app.post(
+    '/v1/files/move',
+    library(async (c) => {
+      await deps.library.copy(await jsonBody(c), true);
+      return new Response(null, { status: 204, headers: { 'Cache-Control': 'no-store' } });
+    }),
+  );
+  app.put(
+    '/v1/files/rename',
+    library(async (c) => json(await deps.library.rename(await jsonBody(c), base(c)))),
+  );
+  app.post(
     '/v1/files/addTags',
     library(async (c) => json(await deps.library.changeTags(await jsonBody(c), 'add'))),
   );

@@ -143,6 +143,47 @@ describe('@imagekit/nodejs with baseURL = the proxy, over an S3 origin', () => {
     expect(await s3.pendingUploads('media')).toEqual([]);
   }, 90_000);
 
+  test('copy, move and rename: the bytes, the record and the URLs follow', async () => {
+    const small = await readFile(fixturePath('no-audio.mp4'));
+    const original = await client.files.upload({
+      file: await toFile(small, 'one.mp4'),
+      fileName: 'one.mp4',
+      folder: 't',
+      useUniqueFileName: false,
+      tags: ['keep'],
+    });
+    await client.files.copy({ sourceFilePath: '/t/one.mp4', destinationPath: '/t2' });
+    const copies = await client.assets.list({ path: '/t2' });
+    expect(copies.map((file) => ('filePath' in file ? [file.filePath, file.tags] : []))).toEqual([
+      ['/t2/one.mp4', ['keep']],
+    ]);
+    await client.files.move({ sourceFilePath: '/t/one.mp4', destinationPath: '/t3/' });
+    expect(await client.assets.list({ path: '/t' })).toEqual([]);
+    expect((await fetch(original.url!)).status).toBe(404);
+    const moved = await fetch(`${proxy.url}/t3/one.mp4`);
+    expect(moved.status).toBe(200);
+    expect(Buffer.from(await moved.arrayBuffer()).equals(small)).toBe(true);
+    const renamed = await client.files.rename({
+      filePath: '/t2/one.mp4',
+      newFileName: 'two.mp4',
+      purgeCache: true,
+    });
+    expect(renamed.purgeRequestId).toBeTruthy();
+    expect((await fetch(`${proxy.url}/t2/two.mp4`)).status).toBe(200);
+    expect((await fetch(`${proxy.url}/t2/one.mp4`)).status).toBe(404);
+    await client.files.upload({
+      file: await toFile(small, 'x.mp4'),
+      fileName: 'x.mp4',
+      folder: 't2',
+      useUniqueFileName: false,
+    });
+    const taken = await client.files
+      .rename({ filePath: '/t2/two.mp4', newFileName: 'x.mp4' })
+      .catch((error: unknown) => error);
+    expect((taken as { status?: number }).status).toBe(409);
+    expect(await s3.pendingUploads('media')).toEqual([]);
+  }, 60_000);
+
   test('a wrong key gets 401 with ImageKit-style message', async () => {
     const wrong = new ImageKit({ privateKey: 'not_the_right_key', baseURL: proxy.url, maxRetries: 0 });
     const error = await wrong.assets.list().catch((e: unknown) => e);
