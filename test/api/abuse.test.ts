@@ -6,6 +6,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signUploadToken } from '../../src/api/auth.js';
 import { fixturePath } from '../support/fixtures.js';
+import { ensureHostileCorpus } from '../support/hostile.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { waitFor } from '../support/wait.js';
@@ -261,6 +262,20 @@ describe('upload abuse: each refusal stores nothing and leaves no multipart uplo
     expect(empty.status).toBe(415);
     await expectNothingStored();
   });
+
+  test('the hostile corpus: the same 413/415/422 as delivery gives, decided before anything is visible', async () => {
+    const corpus = await ensureHostileCorpus();
+    const expected = { source_too_long: 422, source_too_many_pixels: 422, unreadable: 415 } as const;
+    for (const entry of corpus) {
+      if (entry.verdict === 'accepted') continue;
+      const answer = await post(
+        proxy.url,
+        form({ file: new Blob([await readFile(entry.path)]), fileName: `${entry.name}.mp4` }),
+      );
+      expect([entry.name, answer.status]).toEqual([entry.name, expected[entry.verdict]]);
+    }
+    await expectNothingStored();
+  }, 60_000);
 
   test('fields ImageKit has but this server does not implement are a 400 naming them', async () => {
     for (const [field, value] of [
