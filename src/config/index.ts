@@ -337,6 +337,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const live = loadLiveConfig(env, {
     seconds,
+    integer,
     originKind: v.origin?.kind ?? 'fs',
     hasSigningKey: (v.signingKey ?? []).length > 0,
   });

@@ -42,17 +42,12 @@ export const LIVE_SETTINGS = {
 export interface LiveConfigContext {
   /** Parses `30`, `90s`, `5m`... into seconds. */
   seconds(raw: string): number;
+  /** A parser of whole numbers from `min` to `max` (the delivery settings' own). */
+  integer(min: number, max: number): (raw: string) => number;
   /** `ORIGIN`'s kind: an `http` origin cannot store recordings. */
   originKind: string;
   /** Whether `SIGNING_KEY` is set (signed stream keys then work without listed ones). */
   hasSigningKey: boolean;
-}
-
-function wholeNumber(raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim())) throw new Error(`expected a whole number from ${min} to ${max}`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new Error(`expected a whole number from ${min} to ${max}`);
-  return value;
 }
 
 function parsePrefix(raw: string): string {
@@ -88,14 +83,13 @@ export function loadLiveConfig(
     }
   };
   const rawPort = (env[LIVE_SETTINGS.rtmpPort.name] ?? '').trim();
-  const rtmpPort =
-    rawPort === '' ? undefined : read(LIVE_SETTINGS.rtmpPort, (raw) => wholeNumber(raw, 0, 65535));
+  const rtmpPort = rawPort === '' ? undefined : read(LIVE_SETTINGS.rtmpPort, context.integer(0, 65535));
   const keys = read(LIVE_SETTINGS.keys, parseStreamKeys, false);
-  const maxStreams = read(LIVE_SETTINGS.maxStreams, (raw) => wholeNumber(raw, 1, 64));
+  const maxStreams = read(LIVE_SETTINGS.maxStreams, context.integer(1, 64));
   const heights = read(LIVE_SETTINGS.heights, parseLiveSr);
   const grace = read(LIVE_SETTINGS.grace, (raw) => (raw.trim() === '0' ? 0 : context.seconds(raw)));
   const recordPrefix = read(LIVE_SETTINGS.recordPrefix, parsePrefix);
-  const segmentSeconds = read(LIVE_SETTINGS.segmentSeconds, (raw) => wholeNumber(raw, 1, 10));
+  const segmentSeconds = read(LIVE_SETTINGS.segmentSeconds, context.integer(1, 10));
   const handshake = read(LIVE_SETTINGS.handshakeTimeout, (raw) => {
     const value = context.seconds(raw);
     if (value > 30) throw new Error('expected at most 30 seconds');

@@ -179,7 +179,12 @@ describe('playlists', () => {
 });
 
 describe('config', () => {
-  const context = { seconds: (raw: string) => Number(raw), originKind: 'fs', hasSigningKey: false };
+  const integer = (min: number, max: number) => (raw: string) => {
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) throw new Error(`expected ${min} to ${max}`);
+    return value;
+  };
+  const context = { seconds: (raw: string) => Number(raw), integer, originKind: 'fs', hasSigningKey: false };
   test('off without RTMP_PORT; every problem reported at once', () => {
     expect(loadLiveConfig({}, context)).toEqual({ config: undefined, problems: [] });
     const { problems } = loadLiveConfig(

@@ -41,6 +41,17 @@ describe('live: faults', () => {
   });
 
   const live = () => proxy.proxy.live!;
+  /** A 30 s publisher, once its stream lists two segments. */
+  const publishUntilLive = async () => {
+    const publisher = publish(rtmp, { seconds: 30, size: '320x180' });
+    expect(
+      await waitFor(
+        async () => live().streams[0]?.state === 'live' && playlistEdge(await variantText()).segments >= 2,
+        15_000,
+      ),
+    ).toBe(true);
+    return publisher;
+  };
   const variantText = async () => {
     const master = await (await fetch(`${proxy.url}/live/demo/ik-master.m3u8`)).text();
     const variant = master.split('\n').find((line) => line.endsWith('index.m3u8') && !line.includes('audio'));
@@ -77,13 +88,7 @@ describe('live: faults', () => {
     timeout: 60_000,
   }, async () => {
     const before = live().stored.length;
-    const publisher = publish(rtmp, { seconds: 30, size: '320x180' });
-    expect(
-      await waitFor(
-        async () => live().streams[0]?.state === 'live' && playlistEdge(await variantText()).segments >= 2,
-        15_000,
-      ),
-    ).toBe(true);
+    const publisher = await publishUntilLive();
     publisher.child.kill('SIGKILL');
     const droppedAt = Date.now();
     expect(
@@ -118,13 +123,7 @@ describe('live: faults', () => {
     timeout: 60_000,
   }, async () => {
     const before = live().stored.length;
-    const publisher = publish(rtmp, { seconds: 30, size: '320x180' });
-    expect(
-      await waitFor(
-        async () => live().streams[0]?.state === 'live' && playlistEdge(await variantText()).segments >= 2,
-        15_000,
-      ),
-    ).toBe(true);
+    const publisher = await publishUntilLive();
     const [pid] = liveChildPids();
     expect(pid).toBeDefined();
     process.kill(pid!, 'SIGKILL');
