@@ -14,6 +14,7 @@ import {
   type StagedObject,
   type WrittenObject,
 } from './types.js';
+import { putThroughStaging } from './write-util.js';
 
 /** Block size of staged uploads; with `UPLOAD_QUEUE` blocks in flight this bounds an upload's memory. */
 export const AZURE_BLOCK_BYTES = 8 * 1024 * 1024;
@@ -202,13 +203,18 @@ export class AzureWriter implements OriginWriter {
     }
   }
 
-  /** Drops a blob and any uncommitted blocks under its name (an empty Put Blob replaces them). */
-  async #discardBlocks(blob: BlockBlobClient): Promise<void> {
+  /**
+   * Drops a blob and any uncommitted blocks under its name (an empty Put Blob replaces them);
+   * false when that failed.
+   */
+  async #discardBlocks(blob: BlockBlobClient): Promise<boolean> {
     try {
       await this.#deps.call((abortSignal) => blob.upload(Buffer.alloc(0), 0, { abortSignal }));
       await this.#deps.call((abortSignal) => blob.deleteIfExists({ abortSignal }));
+      return true;
     } catch {
       // Best effort: Azure garbage-collects uncommitted blocks after a week.
+      return false;
     }
   }
 
@@ -251,25 +257,42 @@ export class AzureWriter implements OriginWriter {
     };
   }
 
+  /**
+   * Removes staging blobs older than `olderThanMs`, committed or not: a process that died
+   * mid-upload leaves uncommitted blocks under a staging name (Azure would drop them after a week).
+   */
+  async sweepStaging(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    let scanned = 0;
+    try {
+      for await (const item of this.#deps.container.listBlobsFlat({
+        prefix: this.#stagingPrefix,
+        includeUncommitedBlobs: true,
+      })) {
+        // Bounded like a listing: a huge staging area is swept over several start-ups.
+        if (++scanned > 10_000) break;
+        const modified = item.properties.lastModified?.getTime() ?? 0;
+        if (modified >= cutoff) continue;
+        if (await this.#discardBlocks(this.#deps.container.getBlockBlobClient(item.name))) removed++;
+      }
+    } catch (error) {
+      throw this.#deps.translate(error);
+    }
+    return removed;
+  }
+
   async discard(staged: StagedObject): Promise<void> {
     const blob = this.#deps.container.getBlockBlobClient(this.#stagingPrefix + checkSourcePath(staged.id));
     await this.#deleteBlob(blob.name).catch(() => undefined);
   }
 
-  async put(
+  put(
     source: string,
     body: Readable,
     options: PutOptions & { ifAbsent?: boolean } = {},
   ): Promise<WrittenObject> {
-    // The path is checked before any byte is stored.
-    checkSourcePath(source);
-    const staged = await this.stage(body, options);
-    try {
-      return await this.commit(staged, source, options);
-    } catch (error) {
-      await this.discard(staged);
-      throw error;
-    }
+    return putThroughStaging(this, source, body, options);
   }
 
   delete(source: string): Promise<boolean> {
