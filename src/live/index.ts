@@ -163,10 +163,10 @@ export class LiveService implements PublishGate {
     this.#sessions.add(session);
     socket.once('close', () => {
       this.#sessions.delete(session);
-      if (!session.publishing && session.closeReason && !session.closeReason.startsWith('connection closed'))
-        this.#refused.inc({
-          reason: session.closeReason.includes('publish within') ? 'timeout' : 'protocol',
-        });
+      // Connections that never published and were not refused by the gate (counted there).
+      const reason = session.closeReason ?? '';
+      if (!session.published && !session.refused && !reason.startsWith('connection closed'))
+        this.#refused.inc({ reason: reason.includes('publish within') ? 'timeout' : 'protocol' });
     });
   }
 

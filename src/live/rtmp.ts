@@ -106,6 +106,11 @@ export class RtmpSession {
   mediaBytes = 0;
   /** Why the connection was closed, for logs and tests. */
   closeReason: string | undefined;
+  /** Set when the gate refused the publish (already counted there, not a protocol fault). */
+  refused = false;
+  /** Set once a publish was accepted (whatever happened after). */
+  published = false;
+  #outChunkSize = 128;
 
   constructor(socket: Socket, gate: PublishGate, timeouts: SessionTimeouts) {
     this.#socket = socket;
@@ -421,12 +426,14 @@ export class RtmpSession {
           // Let the status reach the publisher, then close.
           this.#phase = 'closed';
           this.closeReason = answer.description;
+          this.refused = true;
           clearTimeout(this.#deadline);
           this.#socket.end();
           setTimeout(() => this.#socket.destroy(), 1000).unref();
           return;
         }
         this.#sink = answer;
+        this.published = true;
         this.#deadline.refresh();
         // From now on the deadline is an idle timer: silence this long counts as a drop.
         clearTimeout(this.#deadline);
@@ -452,8 +459,6 @@ export class RtmpSession {
         return;
     }
   }
-
-  #outChunkSize = 128;
 
   #status(streamId: number, level: string, code: string, description: string): void {
     this.#command(streamId, ['onStatus', 0, null, { level, code, description }]);

@@ -157,5 +157,7 @@ describe('live: the RTMP port under abuse', () => {
     expect(metrics).toMatch(/ikvp_live_refused_total\{reason="bad_key"\} 3/);
     expect(metrics).toMatch(/ikvp_live_refused_total\{reason="already_publishing"\} 1/);
     expect(metrics).toMatch(/ikvp_live_refused_total\{reason="timeout"\} 51/);
+    // The two random-byte connections, and nothing for refused or published ones.
+    expect(metrics).toMatch(/ikvp_live_refused_total\{reason="protocol"\} 2\n/);
   });
 });
