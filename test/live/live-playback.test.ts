@@ -107,6 +107,7 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
     // First playable segment: the master answers and a variant lists a segment whose bytes load.
     let firstPlayableMs = 0;
     let firstPartMs = 0;
+    let firstDateTime = 0;
     let variantUrl = '';
     const playable = await waitFor(async () => {
       const master = await fetch(`${live}/ik-master.m3u8`);
@@ -120,6 +121,8 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
       const part = /URI="(\d+\.\d+\.m4s)",INDEPENDENT=YES/.exec(list)?.[1];
       if (part && !firstPartMs && (await fetch(new URL(part, variantUrl))).status === 200)
         firstPartMs = Date.now() - publisher.startedAt;
+      const pdt = /#EXT-X-PROGRAM-DATE-TIME:(\S+)/.exec(list)?.[1];
+      if (pdt && !firstDateTime) firstDateTime = Date.parse(pdt);
       const first = list.split('\n').find((line) => line.endsWith('.m4s'));
       if (!first) return false;
       const segment = await fetch(new URL(first, variantUrl));
@@ -129,6 +132,10 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
       return true;
     }, 20_000);
     expect(playable).toBe(true);
+    // The first segment's date is when its first frame reached the proxy: after the publisher
+    // started, before the first part was served.
+    expect(firstDateTime).toBeGreaterThanOrEqual(publisher.startedAt);
+    expect(firstDateTime).toBeLessThanOrEqual(publisher.startedAt + firstPartMs);
 
     const masterResponse = await fetch(`${live}/ik-master.m3u8`);
     expect(masterResponse.headers.get('cache-control')).toBe(`public, max-age=${SEGMENT_SECONDS / 2}`);
