@@ -5,7 +5,15 @@ import { type AzureAuth, azureErrorCode, azureServiceClient } from '../origin/az
 import { windowStream } from '../origin/stream.js';
 import type { ByteRange } from '../origin/types.js';
 import type { CacheBody, CachedObject, CacheMeta, CacheStore, CacheTier } from './types.js';
-import { assertSizeMatches, cacheError, hashKey, parseMeta, resolveRange } from './util.js';
+import {
+  assertSizeMatches,
+  cacheError,
+  decodeMetaHeader,
+  encodeMetaHeader,
+  hashKey,
+  parseMeta,
+  resolveRange,
+} from './util.js';
 
 /** Where the shared result tier lives in Azure Blob Storage. */
 export interface AzureStoreOptions {
@@ -52,7 +60,7 @@ export class AzureStore implements CacheStore {
       if (isNotFound(error)) return undefined;
       throw cacheError(`Azure cache could not read ${this.where(blobName)}`, error);
     }
-    const meta = decodeMeta(props.metadata?.[META_NAME]);
+    const meta = decodeMetaHeader(props.metadata?.[META_NAME]);
     // A blob without our meta, or whose length disagrees with it, is not an entry we wrote.
     if (!meta || props.contentLength !== meta.size) return undefined;
     return this.azureObject(blobName, meta, props.etag);
@@ -66,7 +74,7 @@ export class AzureStore implements CacheStore {
     const blob = this.container.getBlockBlobClient(blobName);
     const options = {
       blobHTTPHeaders: { blobContentType: cleanMeta.contentType },
-      metadata: { [META_NAME]: encodeMeta(cleanMeta) },
+      metadata: { [META_NAME]: encodeMetaHeader(cleanMeta) },
     };
     try {
       if ('buffer' in body) {
@@ -129,19 +137,6 @@ export class AzureStore implements CacheStore {
         });
       },
     };
-  }
-}
-
-function encodeMeta(meta: CacheMeta): string {
-  return Buffer.from(JSON.stringify(meta)).toString('base64url');
-}
-
-function decodeMeta(value: string | undefined): CacheMeta | undefined {
-  if (!value) return undefined;
-  try {
-    return parseMeta(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
-  } catch {
-    return undefined;
   }
 }
 

@@ -13,7 +13,15 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ByteRange } from '../origin/types.js';
 import type { CacheBody, CachedObject, CacheMeta, CacheStore, CacheTier } from './types.js';
-import { assertSizeMatches, cacheError, hashKey, parseMeta, resolveRange } from './util.js';
+import {
+  assertSizeMatches,
+  cacheError,
+  decodeMetaHeader,
+  encodeMetaHeader,
+  hashKey,
+  parseMeta,
+  resolveRange,
+} from './util.js';
 
 /** Where the shared result tier lives. */
 export interface S3StoreOptions {
@@ -62,7 +70,7 @@ export class S3Store implements CacheStore {
       if (isNotFound(error)) return undefined;
       throw cacheError(`S3 cache could not read s3://${this.bucket}/${objectKey}`, error);
     }
-    const meta = decodeMeta(head.Metadata?.[META_HEADER]);
+    const meta = decodeMetaHeader(head.Metadata?.[META_HEADER]);
     // An object without our meta, or whose length disagrees with it, is not an entry we wrote.
     if (!meta || head.ContentLength !== meta.size) return undefined;
     return this.s3Object(objectKey, meta, head.ETag);
@@ -89,7 +97,7 @@ export class S3Store implements CacheStore {
           Body: payload,
           ContentLength: cleanMeta.size,
           ContentType: cleanMeta.contentType,
-          Metadata: { [META_HEADER]: encodeMeta(cleanMeta) },
+          Metadata: { [META_HEADER]: encodeMetaHeader(cleanMeta) },
         }),
       );
     } catch (error) {
@@ -206,19 +214,6 @@ class ExactSlice extends Transform {
 function contentRangeStart(header: string | undefined): number | undefined {
   const match = header ? /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header.trim()) : null;
   return match ? Number(match[1]) : undefined;
-}
-
-function encodeMeta(meta: CacheMeta): string {
-  return Buffer.from(JSON.stringify(meta)).toString('base64url');
-}
-
-function decodeMeta(value: string | undefined): CacheMeta | undefined {
-  if (!value) return undefined;
-  try {
-    return parseMeta(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
-  } catch {
-    return undefined;
-  }
 }
 
 function isNotFound(error: unknown): boolean {

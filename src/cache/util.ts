@@ -121,3 +121,21 @@ export function errorCode(error: unknown): string | undefined {
     ? error.code
     : undefined;
 }
+
+/**
+ * A `CacheMeta` as one header-safe value (base64url JSON): object stores keep it in user metadata,
+ * whose values must be ASCII.
+ */
+export function encodeMetaHeader(meta: CacheMeta): string {
+  return Buffer.from(JSON.stringify(meta)).toString('base64url');
+}
+
+/** The `CacheMeta` of `encodeMetaHeader`, or undefined when the value is absent or not ours. */
+export function decodeMetaHeader(value: string | undefined): CacheMeta | undefined {
+  if (!value) return undefined;
+  try {
+    return parseMeta(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}

@@ -14,6 +14,7 @@ import {
 } from '../errors.js';
 import { AzureWriter } from './azure-writer.js';
 import { chooseContentType } from './content-type.js';
+import { callWithDeadline } from './deadline.js';
 import { ORIGIN_MESSAGES } from './messages.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
 import { windowStream } from './stream.js';
@@ -183,20 +184,12 @@ export class AzureOrigin implements Origin {
 
   /** Runs one SDK call under the origin timeout and the caller's signal (as the S3 adapter does). */
   async #call<T>(call: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    signal?.throwIfAborted();
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
-    try {
-      return await call(combined);
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (deadline.signal.aborted)
-        throw new OriginTimeoutError(ORIGIN_TIMEOUT, { cause: error, detail: this.#where('deadline') });
-      throw this.#translate(error);
-    } finally {
-      clearTimeout(timer);
-    }
+    return callWithDeadline(call, {
+      signal,
+      timeoutMs: this.#timeoutMs,
+      timeoutDetail: () => this.#where('deadline'),
+      translate: (error) => this.#translate(error),
+    });
   }
 
   /** Whether the container exists, asked once: a bare 404 to a HEAD cannot tell blob from container. */

@@ -15,6 +15,7 @@ import {
   RangeNotSatisfiableError,
 } from '../errors.js';
 import { chooseContentType } from './content-type.js';
+import { callWithDeadline } from './deadline.js';
 import { ORIGIN_MESSAGES } from './messages.js';
 import { S3Writer } from './s3-writer.js';
 import { checkSourcePath, listingPrefix } from './source-path.js';
@@ -172,20 +173,12 @@ export class S3Origin implements Origin {
     signal?: AbortSignal,
     timeoutMs = this.#timeoutMs,
   ): Promise<T> {
-    signal?.throwIfAborted();
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
-    try {
-      return await call(combined);
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (deadline.signal.aborted)
-        throw new OriginTimeoutError(ORIGIN_TIMEOUT, { cause: error, detail: this.#where('deadline') });
-      throw this.#translate(error);
-    } finally {
-      clearTimeout(timer);
-    }
+    return callWithDeadline(call, {
+      signal,
+      timeoutMs,
+      timeoutDetail: () => this.#where('deadline'),
+      translate: (error) => this.#translate(error),
+    });
   }
 
   /**
