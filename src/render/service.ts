@@ -364,8 +364,9 @@ export class RenderService {
         if (partial) return partial;
         // A range far ahead of the encode, or of a WebM whose streamed bytes are not its final
         // ones: the whole body, streamed now (RFC 9110 lets a server ignore Range), rather than
-        // a wait for the whole encode.
-      } else if (hints.partialRange || !live.readable) {
+        // a wait for the whole encode; unless the encode ended meanwhile (below).
+      }
+      if (!live.readable || (hints.partialRange && live.finished)) {
         await live.completion;
         await job.stored;
         const stored = await this.#cacheGet(key);
