@@ -3,7 +3,9 @@
 #   docker build -t ik-video-proxy .
 #   docker run --rm -p 8080:8080 -v ik-cache:/var/cache/ik-video-proxy ik-video-proxy
 # Without ORIGIN it serves the bundled fixtures/ folder; set ORIGIN=s3://bucket/prefix (plus AWS_*),
-# ORIGIN=https://host/base or a mounted folder for real sources.
+# gs://bucket/prefix (HMAC keys in AWS_*), azure://container/prefix (plus AZURE_STORAGE_*),
+# https://host/base or a mounted folder for real sources. Smoke test: npm run test:image.
+# Keep the base at Node 22 or later: AWS SDK v3 releases after early January 2027 require it.
 
 # --- build: compile TypeScript, then drop dev dependencies --------------------------------------------
 FROM node:22-bookworm-slim AS build
