@@ -1,6 +1,9 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import {
   CreateBucketCommand,
   ListMultipartUploadsCommand,
@@ -23,6 +26,11 @@ export interface TestS3 {
     body: Buffer | Uint8Array | string,
     contentType?: string,
   ): Promise<void>;
+  /** Turns s3rver's added `UploadPartCopy` on (the default) or off (then it answers 501, as s3rver does). */
+  setPartCopy(enabled: boolean): void;
+  /** `UploadPartCopy` calls served since the last `resetPartCopies`. */
+  partCopies(): number;
+  resetPartCopies(): void;
   /** Multipart uploads started and neither completed nor aborted (orphans, if any remain). */
   pendingUploads(bucket: string): Promise<Array<{ key: string; uploadId: string }>>;
   close(): Promise<void>;
@@ -39,7 +47,7 @@ function uploadsDir(directory: string, bucket: string): string {
  * on its own storage layout, so tests exercise the abort path a real S3 takes and can list
  * orphaned uploads with the real SDK command.
  */
-function multipartMiddleware(directory: string) {
+function multipartMiddleware(directory: string, partCopy: { enabled: boolean; served: number }) {
   return async (
     ctx: {
       method: string;
@@ -48,12 +56,51 @@ function multipartMiddleware(directory: string) {
       status: number;
       body: unknown;
       type: string;
+      get(name: string): string;
     },
     next: () => Promise<void>,
   ) => {
     const [bucket, ...rest] = decodeURIComponent(ctx.path).replace(/^\/+/, '').split('/');
     // The SDK writes bucket operations as `/bucket/?uploads`.
     if (rest.length === 1 && rest[0] === '') rest.pop();
+    const copySource = ctx.get('x-amz-copy-source');
+    if (ctx.method === 'PUT' && bucket && rest.length > 0 && ctx.query.uploadId && copySource) {
+      if (!partCopy.enabled) {
+        ctx.status = 501;
+        ctx.type = 'application/xml';
+        ctx.body =
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>off</Message></Error>';
+        return;
+      }
+      // UploadPartCopy: the source object's range becomes the part file s3rver's own parts use.
+      partCopy.served++;
+      const [sourceBucket, ...sourceKey] = decodeURIComponent(copySource.replace(/^\//, '')).split('/');
+      const objectFile = path.join(
+        directory,
+        sourceBucket!,
+        ...sourceKey.slice(0, -1),
+        `${sourceKey.at(-1)}._S3rver_object`,
+      );
+      const range = /^bytes=(\d+)-(\d+)$/.exec(ctx.get('x-amz-copy-source-range'));
+      const partFile = path.join(
+        uploadsDir(directory, bucket),
+        ctx.query.uploadId,
+        String(ctx.query.partNumber),
+      );
+      // Streamed, range only: a part of a large object is never read whole into memory.
+      const hash = createHash('md5');
+      const reader = createReadStream(
+        objectFile,
+        range ? { start: Number(range[1]), end: Number(range[2]) } : {},
+      );
+      reader.on('data', (chunk) => hash.update(chunk));
+      await pipeline(reader, createWriteStream(partFile));
+      const etag = hash.digest('hex');
+      await writeFile(`${partFile}.md5`, etag);
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><CopyPartResult><LastModified>${new Date().toISOString()}</LastModified><ETag>"${etag}"</ETag></CopyPartResult>`;
+      return;
+    }
     if (ctx.method === 'DELETE' && bucket && rest.length > 0 && typeof ctx.query.uploadId === 'string') {
       const id = ctx.query.uploadId;
       if (!/^[A-Za-z0-9-]+$/.test(id)) {
@@ -94,7 +141,8 @@ export async function startTestS3(): Promise<TestS3> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 's3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
   // Koa composes its middleware when the server starts, so this runs before s3rver's router.
-  (server as { middleware: unknown[] }).middleware.unshift(multipartMiddleware(directory));
+  const partCopy = { enabled: true, served: 0 };
+  (server as { middleware: unknown[] }).middleware.unshift(multipartMiddleware(directory, partCopy));
   const address = (await server.run()) as { port: number };
   const endpoint = `http://127.0.0.1:${address.port}`;
   const env = {
@@ -121,6 +169,13 @@ export async function startTestS3(): Promise<TestS3> {
       await client.send(
         new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }),
       );
+    },
+    setPartCopy(enabled) {
+      partCopy.enabled = enabled;
+    },
+    partCopies: () => partCopy.served,
+    resetPartCopies() {
+      partCopy.served = 0;
     },
     async pendingUploads(bucket) {
       const answer = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
