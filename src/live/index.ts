@@ -167,6 +167,7 @@ export class LiveService implements PublishGate {
       const reason = session.closeReason ?? '';
       if (!session.published && !session.refused && !reason.startsWith('connection closed'))
         this.#refused.inc({ reason: reason.includes('publish within') ? 'timeout' : 'protocol' });
+      if (reason.startsWith('internal error')) this.#deps.log.error({ reason }, 'RTMP connection failed');
     });
   }
 

@@ -170,10 +170,12 @@ export class RtmpSession {
     try {
       this.#drain();
     } catch (error) {
+      // Never rethrown: this runs in a socket's data handler, where a throw would end the process.
       this.close(
-        error instanceof ProtocolError || error instanceof AmfError ? error.message : 'internal error',
+        error instanceof ProtocolError || error instanceof AmfError
+          ? error.message
+          : `internal error: ${(error as Error)?.message ?? error}`,
       );
-      if (!(error instanceof ProtocolError || error instanceof AmfError)) throw error;
       return;
     }
     if (this.#peerWindow > 0 && this.#bytesIn - this.#lastAck >= this.#peerWindow) {

@@ -213,8 +213,15 @@ export class LiveStream {
     if (!this.#transcoder) {
       this.#early.push({ type, timestamp: stamped, payload, arrivedAt });
       this.#earlyBytes += payload.length;
-      if (this.#readyToStart()) this.#start();
-      else if (this.#noVideo()) void this.end('the publisher sends no video');
+      if (this.#readyToStart()) {
+        try {
+          this.#start();
+        } catch (error) {
+          // The working folder or recording file could not be made (a full or read-only disk).
+          this.#settings.log.error({ err: error, stream: this.name }, 'live stream could not start');
+          void this.end('the stream could not start');
+        }
+      } else if (this.#noVideo()) void this.end('the publisher sends no video');
       else if (this.#earlyBytes > MAX_EARLY_BYTES) this.#session?.pause();
       return;
     }
@@ -460,7 +467,10 @@ export class LiveStream {
    * the playlists then end, and the recording file is closed. Idempotent.
    */
   end(reason: string): Promise<void> {
-    this.#ending ??= this.#end(reason);
+    // Callers do not await this (`void stream.end(...)`): it must never reject.
+    this.#ending ??= this.#end(reason).catch((error: unknown) =>
+      this.#settings.log.error({ err: error, stream: this.name }, 'live stream did not end cleanly'),
+    );
     return this.#ending;
   }
 
@@ -485,8 +495,13 @@ export class LiveStream {
     this.state = 'ended';
     this.#wake();
     await new Promise<void>((resolve) => {
-      if (!this.#recording || this.#recording.closed) resolve();
-      else this.#recording.end(() => resolve());
+      const recording = this.#recording;
+      if (!recording || recording.closed || recording.destroyed || this.#recordingFailed) resolve();
+      else {
+        recording.end(() => resolve());
+        // A file that fails while closing still lets the stream end.
+        recording.once('error', () => resolve());
+      }
     });
     this.#settings.log.info({ stream: this.name, reason }, 'live stream ended');
     this.#onEnded(this);
@@ -562,6 +577,8 @@ export class LiveStream {
 
   /** Removes the stream's working folder (after the recording has been stored). */
   async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true }).catch((error: unknown) =>
+      this.#settings.log.warn({ err: error, stream: this.name }, 'live working folder not removed'),
+    );
   }
 }
