@@ -113,15 +113,26 @@ export function createApiApp(deps: ApiRouteDeps): Hono {
   app.post(
     '/api/v1/files/upload',
     run(
-      async (c) =>
-        json(
+      async (c) => {
+        const timings: Record<string, number> = {};
+        const answer = json(
           await deps.upload.upload({
             authorization: c.req.header('authorization'),
             contentType: c.req.header('content-type'),
             body: bodyStream(c),
             base: base(c),
+            timings,
           }),
-        ),
+        );
+        // Where an upload's time went: receiving (and staging) it, probing, a pre transformation, storing.
+        answer.headers.set(
+          'Server-Timing',
+          Object.entries(timings)
+            .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
+            .join(', '),
+        );
+        return answer;
+      },
       { Connection: 'close' },
     ),
   );

@@ -60,6 +60,8 @@ export interface UploadInput {
   contentType: string | undefined;
   body: Readable;
   base: UrlBase;
+  /** Filled in with where the time went (ms): `receive`, `probe`, `pre`, `store`, for `Server-Timing`. */
+  timings?: Record<string, number>;
 }
 
 function tokenFieldsOf(fields: ReadonlyMap<string, string>): TokenFields | undefined {
@@ -115,6 +117,12 @@ export class UploadService {
     const giveUp = new AbortController();
     let staging: Promise<StagedObject> | undefined;
     let staged: StagedObject | undefined;
+    let mark = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      if (input.timings) input.timings[name] = (input.timings[name] ?? 0) + (now - mark);
+      mark = now;
+    };
     try {
       const form = await readUploadForm(
         input.body,
@@ -152,7 +160,9 @@ export class UploadService {
         );
       }
       if (!staged) staged = await this.#stageText(request);
+      lap('receive');
       let inspection = await inspectUpload(this.#deps.inspect, staged.id);
+      lap('probe');
       if (pre && this.#deps.pre) {
         if (inspection.kind !== 'video') {
           throw new InvalidFieldError('transformation.pre', 'Pre-transformations apply to videos only');
@@ -162,8 +172,10 @@ export class UploadService {
         await writer.discard(original);
         // What is stored is checked like any upload: the transformed file is sniffed and probed too.
         inspection = await inspectUpload(this.#deps.inspect, staged.id);
+        lap('pre');
       }
       const answer = await this.#store(request, staged, inspection, input.base);
+      lap('store');
       // Committed: the staging copy is gone, nothing to discard.
       staged = undefined;
       staging = undefined;

@@ -321,6 +321,8 @@ describe('upload abuse: each refusal stores nothing and leaves no multipart uplo
   test('the reserved folder is never served by delivery routes', async () => {
     const ok = await post(proxy.url, form({ file: small, fileName: 'kept.mp4', useUniqueFileName: 'false' }));
     expect(ok.status).toBe(200);
+    // Where the upload's time went, for operators and the bench.
+    expect(ok.headers.get('server-timing')).toMatch(/receive;dur=[\d.]+, probe;dur=[\d.]+, store;dur=[\d.]+/);
     for (const path of [
       '/.ik-proxy/records/files/kept.mp4.json',
       '/%2Eik-proxy/records/files/kept.mp4.json',
