@@ -103,6 +103,8 @@ export async function uploadIntoS3(options: {
     path.join(work, 'proxy-upload.log'),
   );
   const proxyMs: number[] = [];
+  /** The proxy's own account of each upload (Server-Timing: receive, probe, store). */
+  const timings: string[] = [];
   const referenceMs: number[] = [];
   let peakKb = 0;
   try {
@@ -113,9 +115,11 @@ export async function uploadIntoS3(options: {
         if (memory) peakKb = Math.max(peakKb, memory.rssKb);
       }, 100);
       try {
-        const { ms, stdout } = await run('curl', [
+        const { ms, stdout: output } = await run('curl', [
           '-sS',
           '--fail-with-body',
+          '-w',
+          '\n%header{server-timing}',
           '-u',
           `${KEY}:`,
           '-F',
@@ -126,9 +130,11 @@ export async function uploadIntoS3(options: {
           'useUniqueFileName=false',
           `${proxy.url}/api/v1/files/upload`,
         ]);
+        const [stdout = '', timing = ''] = output.split('\n');
         if (JSON.parse(stdout).size !== size)
           throw new Error(`proxy stored ${JSON.parse(stdout).size} bytes`);
         proxyMs.push(ms);
+        timings.push(timing);
       } finally {
         clearInterval(sampler);
       }
@@ -137,7 +143,7 @@ export async function uploadIntoS3(options: {
           .ms,
       );
       log(
-        `  rep ${rep + 1}: proxy ${(proxyMs[rep]! / 1000).toFixed(2)} s, AWS SDK ${(referenceMs[rep]! / 1000).toFixed(2)} s`,
+        `  rep ${rep + 1}: proxy ${(proxyMs[rep]! / 1000).toFixed(2)} s (${timings[rep]}), AWS SDK ${(referenceMs[rep]! / 1000).toFixed(2)} s`,
       );
     }
     const hwm = (await proxy.memory())?.hwmKb ?? peakKb;
@@ -147,7 +153,8 @@ export async function uploadIntoS3(options: {
     const mib = size / 1024 ** 2;
     options.details.push(
       `Upload (${mib.toFixed(0)} MiB into s3rver): proxy ${(mib / (proxyMedian / 1000)).toFixed(0)} MiB/s incl. probe and commit copy, ` +
-        `AWS SDK Upload ${(mib / (referenceMedian / 1000)).toFixed(0)} MiB/s; proxy RSS idle ${((idle?.rssKb ?? 0) / 1024).toFixed(0)} MB.`,
+        `AWS SDK Upload ${(mib / (referenceMedian / 1000)).toFixed(0)} MiB/s; proxy RSS idle ${((idle?.rssKb ?? 0) / 1024).toFixed(0)} MB; ` +
+        `the proxy's Server-Timing per upload: ${timings.join(' | ')}.`,
     );
     return [
       {
