@@ -7,7 +7,7 @@ import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hasChromium, launchChromium } from '../support/browser.js';
-import { ffprobe, streamOf } from '../support/ffprobe.js';
+import { ffprobe, ffprobeBytes, streamOf } from '../support/ffprobe.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 import { waitFor } from '../support/wait.js';
@@ -242,8 +242,22 @@ describe.skipIf(!hasChromium)('live: RTMP in, HLS and DASH out, recorded into th
     const vodThumb = await fetch(`${proxy.url}/${recording}/ik-thumbnail.jpg?tr=so-5,w-160`);
     expect(vodThumb.status).toBe(200);
     expect((await sharp(Buffer.from(await vodThumb.arrayBuffer())).metadata()).width).toBe(160);
-    const vod = await fetch(`${proxy.url}/${recording}/ik-master.m3u8?tr=sr-240`);
+    const vodUrl = `${proxy.url}/${recording}/ik-master.m3u8?tr=sr-240`;
+    const vod = await fetch(vodUrl);
     expect(vod.status).toBe(200);
-    expect(await vod.text()).toContain('#EXT-X-STREAM-INF');
+    const vodVariant = (await vod.text()).split('\n').find((line) => line && !line.startsWith('#'))!;
+    const vodList = await (await fetch(new URL(vodVariant, vodUrl))).text();
+    const vodSegments = vodList.split('\n').filter((line) => line && !line.startsWith('#'));
+    const vodSeconds = [...vodList.matchAll(/#EXTINF:([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(Math.abs(vodSeconds - SENT_SECONDS)).toBeLessThanOrEqual(SEGMENT_SECONDS);
+    const init = /URI="([^"]+)"/.exec(vodList)![1]!;
+    const mediaUrl = new URL(vodSegments[0]!, new URL(vodVariant, vodUrl));
+    const [initBytes, segmentBytes] = await Promise.all(
+      [new URL(init, mediaUrl), mediaUrl].map(async (url) =>
+        Buffer.from(await (await fetch(url)).arrayBuffer()),
+      ),
+    );
+    const segmentProbe = await ffprobeBytes(Buffer.concat([initBytes!, segmentBytes!]), 'mp4');
+    expect(streamOf(segmentProbe, 'video')?.height).toBe(240);
   });
 });
