@@ -6,7 +6,14 @@ import { classUserAgent } from '../../src/plan/browser-class.js';
 import { signPath } from '../../src/url/signature.js';
 import { type ProxyProcess, startProxyProcess } from '../support/proxy-process.js';
 import { waitFor } from '../support/wait.js';
-import { type CacheServer, loggedRequests, startNginx, startVarnish } from './support.js';
+import {
+  type CacheServer,
+  hasNginx,
+  hasVarnish,
+  loggedRequests,
+  startNginx,
+  startVarnish,
+} from './support.js';
 import { BROWSERS, CLASS_COUNT } from './user-agents.js';
 
 /**
@@ -87,10 +94,14 @@ afterAll(async () => {
   if (folder) await rm(folder, { recursive: true, force: true });
 });
 
-describe.each([
-  ['nginx', startNginx],
-  ['varnish', startVarnish],
-] as const)('%s with the shipped configuration', (name, start) => {
+describe.each(
+  (
+    [
+      ['nginx', startNginx, hasNginx],
+      ['varnish', startVarnish, hasVarnish],
+    ] as const
+  ).filter(([, , present]) => present),
+)('%s with the shipped configuration', (name, start) => {
   let cache: CacheServer;
   let shortCache: CacheServer;
   /** Widths unique to this cache, so each test starts from a transform nobody asked for. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -13,6 +13,17 @@ import { type ProxyProcess, stopProcess, waitForHttp } from '../support/proxy-pr
  */
 
 const CDN_DIR = path.join(REPO_ROOT, 'deploy', 'cdn');
+
+function installed(command: string, versionFlag: string): boolean {
+  const found = spawnSync(command, [versionFlag], { stdio: 'ignore' }).status === 0;
+  if (!found)
+    console.warn(`Skipping ${command} tests: it is not installed (scripts/provision.sh --servers).`);
+  return found;
+}
+
+/** Whether nginx and varnishd are here (scripts/provision.sh --servers installs both). */
+export const hasNginx = installed('nginx', '-v');
+export const hasVarnish = installed('varnishd', '-V');
 
 /** A cache server in front of a proxy process. */
 export interface CacheServer {
