@@ -24,6 +24,27 @@ export interface TestAzurite {
 
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'azurite-blob');
 
+/**
+ * Runs Azurite (argv[1] on) as its child and kills it when stdin closes: a test worker killed
+ * without calling `close()` (a failed setup, a timeout, vitest ending the worker) closes the pipe,
+ * so Azurite never outlives the tests. SIGTERM is passed on; the watchdog exits with Azurite,
+ * removing its temporary folder.
+ */
+const WATCHDOG = `
+const { spawn } = require('node:child_process');
+const azurite = spawn(process.argv[1], process.argv.slice(2), { stdio: ['ignore', 'inherit', 'inherit'] });
+process.stdin.on('end', () => azurite.kill('SIGKILL'));
+process.stdin.on('error', () => azurite.kill('SIGKILL'));
+process.stdin.resume();
+process.on('SIGTERM', () => azurite.kill('SIGTERM'));
+azurite.on('exit', (code, signal) => {
+  // The temporary folder goes with it, even when close() never ran.
+  const at = process.argv.indexOf('--location');
+  if (at > 0) require('node:fs').rmSync(process.argv[at + 1], { recursive: true, force: true });
+  process.exit(code ?? (signal ? 1 : 0));
+});
+`;
+
 /** Waits for Azurite's "successfully listens on http://..." line and returns that URL. */
 function listeningUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -34,7 +55,8 @@ function listeningUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
     );
     function fail(error: Error): void {
       clearTimeout(timer);
-      child.kill('SIGKILL');
+      // Closing stdin makes the watchdog kill Azurite and exit.
+      child.stdin?.end();
       reject(error);
     }
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -59,8 +81,11 @@ function listeningUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
 export async function startTestAzurite(): Promise<TestAzurite> {
   const location = await mkdtemp(path.join(os.tmpdir(), 'azurite-'));
   const child = spawn(
-    BIN,
+    process.execPath,
     [
+      '-e',
+      WATCHDOG,
+      BIN,
       '--blobHost',
       '127.0.0.1',
       '--blobPort',
@@ -71,7 +96,8 @@ export async function startTestAzurite(): Promise<TestAzurite> {
       '--loose',
       '--silent',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // stdin is the watchdog's lifeline: it closes when this process ends, however it ends.
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let url: string;
   try {
@@ -104,7 +130,7 @@ export async function startTestAzurite(): Promise<TestAzurite> {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        const timer = setTimeout(() => child.stdin?.end(), 5000);
         await exited;
         clearTimeout(timer);
       }
