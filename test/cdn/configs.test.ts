@@ -45,7 +45,9 @@ describe('deploy/cdn/nginx.conf', () => {
     expect(conf).toContain(`mp4 "${CLASS_USER_AGENT_PREFIX}mp4";`);
     for (const needle of ['127.0.0.1:8080', '127.0.0.1:8081', '/var/cache/ik-video-proxy'])
       expect(count(conf, needle), needle).toBe(1);
-    expect(conf).toMatch(/proxy_cache_key "\$uri\|\$arg_tr\|\$ikvp_signature\|\$ikvp_expiry\|\$ikvp_class";/);
+    expect(conf).toMatch(
+      /proxy_cache_key "\$ikvp_path\|\$arg_tr\|\$ikvp_signature\|\$ikvp_expiry\|\$ikvp_class";/,
+    );
     expect(conf).toMatch(/^\s*proxy_ignore_headers Vary;/m);
     expect(conf).toMatch(/^\s*proxy_cache_revalidate on;/m);
     expect(conf).toMatch(/^\s*proxy_cache_lock off;/m);
