@@ -7,7 +7,6 @@ import type { JobLimiter } from '../render/limiter.js';
 import type { Logger } from '../render/service.js';
 import type { AmfObject } from './amf0.js';
 import { decodeAmf0 } from './amf0.js';
-import { type Fragment, FragmentReader } from './cmaf.js';
 import { flvHeader, flvTag, isSequenceHeader } from './flv.js';
 import {
   AUDIO_VARIANT,
@@ -17,8 +16,9 @@ import {
   liveVariantNames,
   THUMBNAIL_FILE,
 } from './ladder.js';
-import { codecOfInit, type LiveSegment, type StreamView, type VariantView } from './playlists.js';
+import type { StreamView, VariantView } from './playlists.js';
 import type { MediaSink, RtmpSession } from './rtmp.js';
+import { ArrivalClock, LiveVariant } from './variant.js';
 
 /** What every live stream shares (resolved once from configuration). */
 export interface LiveStreamSettings {
@@ -51,10 +51,6 @@ export interface LiveStats {
 
 /** Media buffered before the transcoder starts (it needs the stream's shape first). */
 const MAX_EARLY_BYTES = 8 * 1024 * 1024;
-/** Video arrival times kept for stamping segments (ms of media). */
-const ARRIVAL_HISTORY_MS = 120_000;
-/** Segments remembered per variant (and so servable): the window and those just before it. */
-const KEPT_SEGMENTS = 14;
 /** Media without a picture after which a publisher is refused (an audio-only stream). */
 const NO_VIDEO_MS = 5000;
 /** Blocking requests held at once per stream (each is a socket and a closure). */
@@ -63,19 +59,6 @@ const MAX_WAITERS = 2000;
 const FLUSH_MS = 15_000;
 /** `PART-TARGET` over the requested part length: audio chunks end on whole AAC frames (0.51 s for 0.5 s). */
 const PART_TARGET_MARGIN = 1.1;
-
-interface VariantState {
-  name: string;
-  audio: boolean;
-  reader: FragmentReader;
-  init: Buffer | undefined;
-  codecs: string | undefined;
-  /** Complete segments, oldest first (the newest `KEPT_SEGMENTS`). */
-  segments: LiveSegment[];
-  /** The segment being cut. */
-  open: LiveSegment | undefined;
-  nextSeq: number;
-}
 
 /** Someone waiting for a part or segment (a blocking playlist reload, a preload-hinted part). */
 interface Waiter {
@@ -116,16 +99,14 @@ export class LiveStream {
   #recordingFailed = false;
   #transcoder: Promise<void> | undefined;
   #abort = new AbortController();
-  #variants: VariantState[] = [];
+  #variants: LiveVariant[] = [];
   #waiters = new Set<Waiter>();
   #graceTimer: NodeJS.Timeout | undefined;
   /** Offset added to this publisher connection's timestamps; the first tag of each run maps to it. */
   #base: number | undefined;
   #offset = 0;
   #lastTimestamp = 0;
-  #arrivals: Array<[number, number]> = [];
-  /** Media time 0's wall clock (the first frame's arrival). */
-  #zeroAt: number | undefined;
+  readonly #clock = new ArrivalClock();
   #bytes = 0;
   #rateSample = { at: Date.now(), bytes: 0, bitsPerSecond: 0 };
   #progress = { speed: 0, dropped: 0, frames: 0 };
@@ -204,11 +185,7 @@ export class LiveStream {
     const stamped = Math.max(0, timestamp - this.#base + this.#offset);
     if (type === 9 || type === 8) this.#lastTimestamp = Math.max(this.#lastTimestamp, stamped);
     if (type === 9) {
-      this.#zeroAt ??= arrivedAt - stamped;
-      this.#arrivals.push([stamped, arrivedAt]);
-      if (this.#arrivals.length > 64 && this.#arrivals[0]![0] < stamped - ARRIVAL_HISTORY_MS) {
-        this.#arrivals = this.#arrivals.filter(([t]) => t >= stamped - ARRIVAL_HISTORY_MS);
-      }
+      this.#clock.note(stamped, arrivedAt);
     }
     if (!this.#transcoder) {
       this.#early.push({ type, timestamp: stamped, payload, arrivedAt });
@@ -268,16 +245,16 @@ export class LiveStream {
     this.#early = [];
     this.#earlyBytes = 0;
     this.#stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
-    this.#variants = liveVariantNames(this.rungs, this.hasAudio).map((name) => ({
-      name,
-      audio: name === AUDIO_VARIANT,
-      reader: new FragmentReader(),
-      init: undefined,
-      codecs: undefined,
-      segments: [],
-      open: undefined,
-      nextSeq: 0,
-    }));
+    const { segmentSeconds, partSeconds } = this.#settings;
+    this.#variants = liveVariantNames(this.rungs, this.hasAudio).map(
+      (name) =>
+        new LiveVariant(name, {
+          audio: name === AUDIO_VARIANT,
+          segmentSeconds,
+          partSeconds,
+          arrival: (seconds) => this.#clock.at(seconds * 1000, this.startedAt),
+        }),
+    );
     const header = flvHeader(this.hasAudio, true);
     const firstBytes = Buffer.concat([
       header,
@@ -329,7 +306,8 @@ export class LiveStream {
                 const output = proc.outputs[i]!;
                 output.on('data', (chunk: Buffer) => {
                   try {
-                    for (const fragment of variant.reader.push(chunk)) this.#addFragment(variant, fragment);
+                    variant.push(chunk);
+                    this.#wake();
                   } catch (error) {
                     log.error({ err: error, stream: this.name }, 'live transcoder output unreadable');
                     proc.kill();
@@ -357,7 +335,7 @@ export class LiveStream {
       if (this.state !== 'ended') log.warn({ err: error, stream: this.name }, 'live transcoder stopped');
     } finally {
       // The last segment of each variant is complete once its output has ended.
-      for (const variant of this.#variants) this.#closeSegment(variant);
+      for (const variant of this.#variants) variant.close();
       this.#wake();
       // A transcoder that died on its own ends the stream (the recording keeps what arrived).
       if (this.state !== 'ended') void this.end('the transcoder stopped');
@@ -369,65 +347,6 @@ export class LiveStream {
     if (key === 'speed') this.#progress.speed = Number.parseFloat(value ?? '') || 0;
     else if (key === 'drop_frames') this.#progress.dropped = Number(value) || 0;
     else if (key === 'frame') this.#progress.frames = Number(value) || 0;
-  }
-
-  /** Wall-clock arrival of the video frame at media time `t` (ms), by the nearest frame at or before it. */
-  #arrivalAt(t: number): number {
-    const list = this.#arrivals;
-    let lo = 0;
-    let hi = list.length - 1;
-    let found: [number, number] | undefined;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (list[mid]![0] <= t + 5) {
-        found = list[mid];
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    if (found) return found[1] + Math.max(0, t - found[0]);
-    return (this.#zeroAt ?? this.startedAt) + t;
-  }
-
-  /**
-   * Adds one CMAF chunk: it is a part of the open segment, and a video keyframe (or, for audio,
-   * the segment length reached) starts a new segment first.
-   */
-  #addFragment(variant: VariantState, fragment: Fragment): void {
-    if (!variant.init && variant.reader.init) {
-      variant.init = variant.reader.init;
-      variant.codecs = codecOfInit(variant.init);
-    }
-    const open = variant.open;
-    const seg = this.#settings.segmentSeconds;
-    const boundary = variant.audio
-      ? open !== undefined && fragment.start - open.start >= seg - this.#settings.partSeconds / 2
-      : fragment.independent;
-    if (open && open.parts.length > 0 && boundary) this.#closeSegment(variant);
-    if (!variant.open) {
-      variant.open = {
-        seq: variant.nextSeq++,
-        start: fragment.start,
-        duration: 0,
-        arrivedAt: Math.round(this.#arrivalAt(fragment.start * 1000)),
-        parts: [],
-      };
-    }
-    variant.open.parts.push({
-      duration: fragment.duration,
-      independent: fragment.independent,
-      bytes: fragment.bytes,
-    });
-    variant.open.duration += fragment.duration;
-    this.#wake();
-  }
-
-  #closeSegment(variant: VariantState): void {
-    const open = variant.open;
-    variant.open = undefined;
-    if (!open || open.parts.length === 0) return;
-    variant.segments.push(open);
-    if (variant.segments.length > KEPT_SEGMENTS)
-      variant.segments.splice(0, variant.segments.length - KEPT_SEGMENTS);
   }
 
   #wake(): void {
@@ -491,7 +410,7 @@ export class LiveStream {
         await this.#transcoder;
       }
     }
-    for (const variant of this.#variants) this.#closeSegment(variant);
+    for (const variant of this.#variants) variant.close();
     this.state = 'ended';
     this.#wake();
     await new Promise<void>((resolve) => {
@@ -512,13 +431,9 @@ export class LiveStream {
     return this.#recording !== undefined;
   }
 
-  #viewOf(variant: VariantState): VariantView {
-    return { name: variant.name, segments: variant.segments, open: variant.open, codecs: variant.codecs };
-  }
-
   /** The documents' view of this stream now. */
   view(now = Date.now()): StreamView {
-    const views = this.#variants.map((v) => this.#viewOf(v));
+    const views = this.#variants.map((v) => v.view());
     return {
       rungs: this.rungs,
       video: views.filter((v) => v.name !== AUDIO_VARIANT),
@@ -527,28 +442,24 @@ export class LiveStream {
       partTarget: this.#settings.partSeconds * PART_TARGET_MARGIN,
       window: this.#settings.window,
       ended: this.state === 'ended',
-      startedAt: this.#zeroAt ?? this.startedAt,
+      startedAt: this.#clock.zeroAt ?? this.startedAt,
       now,
     };
   }
 
   /** One variant's view, or undefined for a name this stream does not have. */
   variant(name: string): VariantView | undefined {
-    const variant = this.#variants.find((v) => v.name === name);
-    return variant && this.#viewOf(variant);
+    return this.#variants.find((v) => v.name === name)?.view();
   }
 
-  /** A complete segment's bytes (its parts joined); undefined when not (or no longer) kept. */
+  /** A complete segment's bytes; undefined when not (or no longer) kept. */
   segmentBytes(variant: string, seq: number): Buffer | undefined {
-    const segment = this.#variants.find((v) => v.name === variant)?.segments.find((s) => s.seq === seq);
-    return segment && Buffer.concat(segment.parts.map((part) => part.bytes));
+    return this.#variants.find((v) => v.name === variant)?.segmentBytes(seq);
   }
 
   /** A part's bytes, from a complete segment or the open one. */
   partBytes(variant: string, seq: number, index: number): Buffer | undefined {
-    const state = this.#variants.find((v) => v.name === variant);
-    const segment = state?.open?.seq === seq ? state.open : state?.segments.find((s) => s.seq === seq);
-    return segment?.parts[index]?.bytes;
+    return this.#variants.find((v) => v.name === variant)?.partBytes(seq, index);
   }
 
   /** The init segment, once the transcoder has written it. */
