@@ -89,6 +89,9 @@ export async function uploadIntoS3(options: {
   const size = (await stat(file)).size;
   const s3 = await startTestS3();
   await s3.createBucket('uploads');
+  // Stock s3rver has no UploadPartCopy (test support emulates it for the tests, with a second
+  // local copy of every byte); the proxy then commits with one CopyObject, as it would there.
+  s3.setPartCopy(false);
   const referenceScript = path.join(repoRoot, 'bench/s3-upload-reference.mjs');
   const proxy = await startProxyChild(
     repoRoot,
