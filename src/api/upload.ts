@@ -274,7 +274,13 @@ export class UploadService {
       previous,
       now: new Date(this.#now()),
     });
-    await files.put(record);
+    try {
+      await files.put(record);
+    } catch (error) {
+      // A new file without its record would be a file nobody asked to keep: it goes too.
+      if (!previous) await writer.delete(path).catch(() => undefined);
+      throw error;
+    }
     this.#deps.log.info({ path, size: record.size, kind: record.kind }, 'upload stored');
     this.#deps.stored?.({ record, request, replaced: previous, post, base });
     const answer = fileObject(record, base);
