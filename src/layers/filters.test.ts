@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { PayloadTooLargeError, UnsupportedMediaError } from '../errors.js';
 import { parseTransformation } from '../url/tr.js';
 import { enableExpr, layerGraph, renderPosition } from './filters.js';
-import { planLayers, type ResolvedInput } from './plan.js';
+import { planLayers, type ResolvedInput, wrapText } from './plan.js';
 import { assText, MAX_CUES, parseSubtitles, toAss, toWebVtt } from './subtitles.js';
 
 const frame = { width: 640, height: 360, duration: 10 };
@@ -73,6 +73,22 @@ describe('layer filter graphs', () => {
     const two = `l-text,ie-${Buffer.from('a\nb').toString('base64')},ia-center,l-end`;
     expect(() => graphFor(two, { '1': file })).toThrow(/ia-center/);
     expect(graphFor('l-text,i-ab,ia-center,l-end', { '1': file })).toContain('drawtext');
+  });
+
+  test('text with a width: wrapped lines, each from its own file, in a filled block', () => {
+    expect(wrapText('Hello world this wraps', 160, 20)).toEqual(['Hello world', 'this wraps']);
+    expect(wrapText('abcdefghijklmnopqrstuvwxyz', 62, 10)).toEqual(['abcdefghij', 'klmnopqrst', 'uvwxyz']);
+    expect(wrapText('a\n\nb', 500, 10)).toEqual(['a', '', 'b']);
+    const lines: ResolvedInput = {
+      kind: 'text',
+      file: '/tmp/t.txt',
+      lines: ['/tmp/t-line0.txt', '/tmp/t-line1.txt'],
+    };
+    const graph = graphFor('l-text,i-x,w-160,ia-right,bg-000000,pa-4,lfo-bottom_right,l-end', { '1': lines });
+    expect(graph).toContain("drawbox=x='(iw-168)':y='(ih-64)':w=168:h=64:color=0x000000@1.00:t=fill");
+    expect(graph).toContain("textfile='/tmp/t-line1.txt'");
+    expect(graph).toContain("x='(W-168)+4+(160-tw)'");
+    expect(graph).toContain("y='(H-64)+32'");
   });
 
   test('a layer larger than a frame may be is a 422', () => {

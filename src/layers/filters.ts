@@ -156,7 +156,63 @@ function pictureChain(b: Builder, layer: PlannedPicture): string {
   return out;
 }
 
+/**
+ * A text with a width: a block `width` wide and one line high per line (plus padding), its
+ * background drawn as one box, each line drawn from its own file and aligned inside the block.
+ */
+function textBlockFilters(
+  layer: PlannedText,
+  block: NonNullable<PlannedText['block']>,
+  still: boolean,
+): string {
+  const pad = layer.box?.padding ?? 0;
+  const cw = String(block.width + 2 * pad);
+  const ch = String(block.lines.length * block.lineHeight + 2 * pad);
+  const enable = still ? undefined : enableExpr(layer.window);
+  const timed = enable ? [`enable='${enable}'`] : [];
+  const filters: string[] = [];
+  if (layer.box) {
+    // drawbox names the frame `iw`/`ih` (its `w`/`h` are the box's own).
+    const boxVars: Vars = { bw: 'iw', bh: 'ih', cw, ch, bar: '(iw/ih)' };
+    filters.push(
+      `drawbox=${[
+        `x='${renderPosition(layer.position.x, boxVars)}'`,
+        `y='${renderPosition(layer.position.y, boxVars)}'`,
+        `w=${cw}`,
+        `h=${ch}`,
+        `color=${color(layer.box.color, layer.opacity)}`,
+        't=fill',
+        ...timed,
+      ].join(':')}`,
+    );
+  }
+  const vars: Vars = { bw: 'W', bh: 'H', cw, ch, bar: '(W/H)' };
+  const x = renderPosition(layer.position.x, vars);
+  const y = renderPosition(layer.position.y, vars);
+  const inset =
+    block.align === 'center'
+      ? `+(${block.width}-tw)/2`
+      : block.align === 'right'
+        ? `+(${block.width}-tw)`
+        : '';
+  block.lines.forEach((file, index) => {
+    const options = [
+      `textfile='${safePath(file)}'`,
+      `fontfile='${safePath(layer.fontFile)}'`,
+      'expansion=none',
+      `fontsize=${layer.size}`,
+      `fontcolor=${color(layer.color)}`,
+      `x='${x}+${pad}${inset}'`,
+      `y='${y}+${pad + index * block.lineHeight}'`,
+    ];
+    if (layer.opacity < 1) options.push(`alpha=${layer.opacity.toFixed(2)}`);
+    filters.push(`drawtext=${[...options, ...timed].join(':')}`);
+  });
+  return filters.join(',');
+}
+
 function textFilter(layer: PlannedText, still: boolean): string {
+  if (layer.block) return textBlockFilters(layer, layer.block, still);
   const pad = layer.box?.padding ?? 0;
   // Positions count the padded box; drawtext places the glyphs, so shift by the padding.
   const vars: Vars = { bw: 'W', bh: 'H', cw: `(tw+${2 * pad})`, ch: `(th+${2 * pad})`, bar: '(W/H)' };

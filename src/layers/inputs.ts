@@ -12,7 +12,14 @@ import { checkSourceLimits } from '../plan/index.js';
 import type { PlanLimits } from '../plan/types.js';
 import { MAX_DIMENSION } from '../url/params.js';
 import { describeLayer } from './grammar.js';
-import type { LayerFrame, ResolvedInput, ResolvedInputs } from './plan.js';
+import {
+  DEFAULT_FONT_SIZE,
+  type LayerFrame,
+  type ResolvedInput,
+  type ResolvedInputs,
+  textWrapWidth,
+  wrapText,
+} from './plan.js';
 import { MAX_SUBTITLE_BYTES, parseSubtitles, toAss } from './subtitles.js';
 import type { Layer } from './types.js';
 
@@ -215,7 +222,22 @@ export class LayerInputs {
       const file = nodePath.join(dir, `layer-${place.replace(/\./g, '-')}`);
       if (layer.input.kind === 'text') {
         await writeFile(`${file}.txt`, layer.input.text, 'utf8');
-        resolved.set(place, { kind: 'text', file: `${file}.txt` });
+        const width = textWrapWidth(layer, frame, place);
+        if (width === undefined) {
+          resolved.set(place, { kind: 'text', file: `${file}.txt` });
+          continue;
+        }
+        // A text with a width is laid out line by line: each line is its own file.
+        const lines: string[] = [];
+        for (const [index, line] of wrapText(
+          layer.input.text,
+          width,
+          layer.fs ?? DEFAULT_FONT_SIZE,
+        ).entries()) {
+          lines.push(`${file}-line${index}.txt`);
+          await writeFile(`${file}-line${index}.txt`, line, 'utf8');
+        }
+        resolved.set(place, { kind: 'text', file: `${file}.txt`, lines });
       } else if (layer.input.kind === 'path' && layer.type === 'image') {
         resolved.set(place, await this.#image(layer.input.path, where, `${file}.png`));
       } else if (layer.input.kind === 'path' && layer.type === 'subtitles') {

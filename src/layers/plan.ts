@@ -17,7 +17,7 @@ export interface LayerFrame {
 /** What `inputs.ts` made of a layer's input, ready for ffmpeg. */
 export type ResolvedInput =
   | { kind: 'image'; file: string; width: number; height: number }
-  | { kind: 'text'; file: string }
+  | { kind: 'text'; file: string; lines?: string[] }
   | { kind: 'subtitles'; file: string }
   | { kind: 'video'; input: SourceInput; width: number; height: number };
 
@@ -77,6 +77,11 @@ export interface PlannedText extends PlannedBase {
   color: LayerColor;
   box?: { color: LayerColor; padding: number };
   lineSpacing: number;
+  /**
+   * Text with a width (`w`): wrapped into lines (one file each) laid out in a block that wide,
+   * aligned by `ia`; the background fills the whole block.
+   */
+  block?: { width: number; lineHeight: number; lines: string[]; align: 'left' | 'center' | 'right' };
 }
 
 /** Subtitles burned in from an ASS script the proxy wrote itself. */
@@ -90,7 +95,45 @@ export type PlannedLayer = PlannedPicture | PlannedText | PlannedSubtitles;
 
 const WHITE: LayerColor = { rgb: 'FFFFFF', opacity: 1 };
 /** ImageKit's default text size. */
-const DEFAULT_FONT_SIZE = 24;
+export const DEFAULT_FONT_SIZE = 24;
+/** A line of DejaVu text is about 1.17 em high (ascent + descent). */
+const LINE_HEIGHT = 1.17;
+/** Average advance of a DejaVu glyph in em, a little generous so wrapped lines fit their width. */
+const ADVANCE = 0.62;
+
+/** The width in pixels a text layer wraps at (its `w`), or undefined when it has none. */
+export function textWrapWidth(layer: Layer, frame: LayerFrame, place: string): number | undefined {
+  return layer.w && lengthPx('w', layer.w, frame, describeLayer('text', place));
+}
+
+/**
+ * Greedy word wrap of `text` into lines at most `width` pixels wide, estimating each character
+ * at `ADVANCE` em of `fontSize` (drawtext cannot measure before drawing); explicit newlines are
+ * kept and a word longer than a line is cut.
+ */
+export function wrapText(text: string, width: number, fontSize: number): string[] {
+  const perLine = Math.max(1, Math.floor(width / (fontSize * ADVANCE)));
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(' ')) {
+      let rest = word;
+      while ([...rest].length > perLine) {
+        if (line) lines.push(line);
+        line = '';
+        lines.push([...rest].slice(0, perLine).join(''));
+        rest = [...rest].slice(perLine).join('');
+      }
+      const candidate = line ? `${line} ${rest}` : rest;
+      if ([...candidate].length > perLine && line) {
+        lines.push(line);
+        line = rest;
+      } else line = candidate;
+    }
+    lines.push(line);
+  }
+  return lines.slice(0, 100);
+}
 
 function frameVars(frame: LayerFrame): Partial<Record<ExprVariable, number>> {
   return { bw: frame.width, bh: frame.height, bar: frame.width / frame.height, bdu: frame.duration };
@@ -257,13 +300,27 @@ function planText(layer: Layer, frame: LayerFrame, resolved: ResolvedInputs, pla
   const input = resolved.get(place);
   if (input?.kind !== 'text') throw new BadRequestError(`${describeLayer('text', place)} has no text`, 'i');
   const size = layer.fs ?? DEFAULT_FONT_SIZE;
-  // drawtext (ffmpeg 5.1) left-aligns lines; one line has nothing to align, more would be ignored.
-  if (layer.ia && layer.ia !== 'left' && layer.input.kind === 'text' && layer.input.text.includes('\n')) {
+  // Without a width (`w`) drawtext (ffmpeg 5.1) left-aligns its lines: one line has nothing to
+  // align, several would ignore `ia`.
+  if (
+    !input.lines &&
+    layer.ia &&
+    layer.ia !== 'left' &&
+    layer.input.kind === 'text' &&
+    layer.input.text.includes('\n')
+  ) {
     throw new BadRequestError(
       `ia-${layer.ia} is not supported for text of several lines (${describeLayer('text', place)})`,
       'ia',
     );
   }
+  const block = input.lines &&
+    layer.w && {
+      width: lengthPx('w', layer.w, frame, describeLayer('text', place)),
+      lineHeight: layer.lh ?? Math.round(size * LINE_HEIGHT),
+      lines: input.lines,
+      align: layer.ia ?? 'left',
+    };
   const planned: PlannedText = {
     kind: 'text',
     place,
@@ -276,6 +333,7 @@ function planText(layer: Layer, frame: LayerFrame, resolved: ResolvedInputs, pla
     color: layer.co ?? WHITE,
     lineSpacing: layer.lh === undefined ? 0 : Math.max(0, layer.lh - size),
   };
+  if (block) planned.block = block;
   if (layer.bg) planned.box = { color: layer.bg, padding: layer.pa?.[0] ?? 0 };
   else if (layer.pa) throw new BadRequestError('pa pads the text background; give bg as well', 'pa');
   return planned;
@@ -288,21 +346,15 @@ function planLayerList(
   parent: string,
   maxPixels: number,
 ): PlannedLayer[] {
-  return layers.map((layer, index) => {
+  return layers.map((layer, index): PlannedLayer => {
     const place = parent ? `${parent}.${index + 1}` : String(index + 1);
-    switch (layer.type) {
-      case 'image':
-      case 'video':
-        return planPicture(layer, frame, resolved, place, maxPixels);
-      case 'text':
-        return planText(layer, frame, resolved, place);
-      case 'subtitles': {
-        const input = resolved.get(place);
-        if (input?.kind !== 'subtitles')
-          throw new BadRequestError(`${describeLayer('subtitles', place)} has no input`, 'i');
-        return { kind: 'subtitles', place, file: input.file };
-      }
+    if (layer.type === 'text') return planText(layer, frame, resolved, place);
+    if (layer.type !== 'subtitles') return planPicture(layer, frame, resolved, place, maxPixels);
+    const input = resolved.get(place);
+    if (input?.kind !== 'subtitles') {
+      throw new BadRequestError(`${describeLayer('subtitles', place)} has no input`, 'i');
     }
+    return { kind: 'subtitles', place, file: input.file };
   });
 }
 

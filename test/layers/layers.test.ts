@@ -86,6 +86,20 @@ describe('text layers', () => {
     expect(countNear(frame, 'FFFF00', box(0, 0, 320, 60))).toBe(0);
   });
 
+  test('a width wraps the text into a block of that width, aligned by ia, filled by bg', async () => {
+    const body = await video(
+      'l-text,i-Hello%20world%20this%20wraps,fs-20,w-160,ia-center,bg-000000,co-FFFF00,lx-0,ly-0,l-end',
+    );
+    const frame = await frameOf(body, 1);
+    // Two lines of 23 px: the block is 160x46 at the top left, black where no glyph is.
+    expect(countNear(frame, '000000', box(150, 2, 8, 42))).toBe(8 * 42);
+    expect(countNear(frame, '000000', box(0, 2, 4, 42))).toBe(4 * 42);
+    expect(countNear(frame, BASE.color, box(164, 0, 100, 46))).toBe(100 * 46);
+    expect(countNear(frame, BASE.color, box(0, 50, 160, 20))).toBe(160 * 20);
+    expect(countNear(frame, 'FFFF00', box(0, 0, 160, 23))).toBeGreaterThan(30);
+    expect(countNear(frame, 'FFFF00', box(0, 23, 160, 23))).toBeGreaterThan(30);
+  });
+
   test('every special character of the filter syntax renders literally, nothing is expanded', async () => {
     const text = `a:b'c\\d%{pts}e,f;g[h]\nline2 %{localtime} $(id) \`x\``;
     const tr = `l-text,ie-${Buffer.from(text).toString('base64')},fs-20,co-FFFF00,bg-000000,pa-4,lx-0,ly-0,l-end`;
