@@ -60,6 +60,19 @@ describe('image layers on a video', () => {
   });
 });
 
+describe('nested layers', () => {
+  test('a layer inside a layer is placed on its parent, which is placed on the frame', async () => {
+    const body = await video(
+      'l-image,i-ik_canvas,bg-000000,w-120,h-60,lx-N0,ly-N0,l-image,i-logo.png,lfo-top_left,l-end,l-end',
+    );
+    const frame = await frameOf(body, 1);
+    // The 120x60 black block sits in the bottom-right corner; the 40x30 red logo in its top-left.
+    expect(countNear(frame, RED, box(202, 182, 36, 26))).toBe(36 * 26);
+    expect(countNear(frame, '000000', box(244, 212, 72, 24))).toBe(72 * 24);
+    expect(countNear(frame, RED, box(0, 0, 200, 240))).toBe(0);
+  });
+});
+
 describe('video layers (picture-in-picture)', () => {
   test('the clip plays from lso until it ends, where lx/ly put it, on videos, posters and segments', async () => {
     const tr = 'l-video,i-pip.mp4,lx-N0,ly-0,lso-1,l-end';
