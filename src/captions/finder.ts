@@ -36,10 +36,14 @@ export class CaptionFinder {
     if (cached) return cached;
     const list = this.#origin.list?.bind(this.#origin);
     if (!list) return [];
+    // Captions are extras: a listing that fails leaves the stream without them (and is not
+    // remembered), never without its video.
+    let failed = false;
     const listing = await list(stemOf(sourcePath).dir, LIST_LIMIT).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return [];
-      throw error;
+      if (!(error instanceof NotFoundError)) failed = true;
+      return [];
     });
+    if (failed) return [];
     const tracks: CaptionTrack[] = [];
     for (const file of captionFiles(
       sourcePath,
