@@ -75,7 +75,7 @@ stat-ed, probed or rendered it.
    after the first 10 s / 30) and CPU (cores, /proc), the playlist's end after the unpublish, and the
    same argv unthrottled on the file (headroom). \`--only 8\` needs no S3 and no other media.
 9. Upload (bench/upload.ts): a BENCH_UPLOAD_MB (1024) MiB MP4 (sample.mp4 padded with a \`free\` box)
-   posted to \`/api/v1/files/upload\` by curl vs the AWS SDK's own multipart \`Upload\` (8 MiB parts, 4 at
+   posted to \`/api/v1/files/upload\` by curl vs the AWS SDK's own multipart \`Upload\` (5 MiB parts, 4 at
    once, its own process) into the same s3rver, alternating, 3 reps; the proxy's VmRSS sampled every
    100 ms (VmHWM). \`--only 9\` needs no other media.
 10. A watermark (\`l-image\` from the bucket, bottom right, alpha): \`/<new key>?tr=h-360,l-image,...\` in

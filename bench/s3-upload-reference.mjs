@@ -16,7 +16,7 @@ const client = new S3Client({
 await new Upload({
   client,
   params: { Bucket: bucket, Key: key, Body: createReadStream(file) },
-  partSize: 8 * 1024 * 1024,
+  partSize: 5 * 1024 * 1024,
   queueSize: 4,
 }).done();
 client.destroy();

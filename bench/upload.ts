@@ -1,7 +1,7 @@
 /**
  * Scenario 9, upload into S3: the same large file uploaded (a) through the proxy's
  * `POST /api/v1/files/upload` by curl and (b) by the AWS SDK's own multipart `Upload`
- * (@aws-sdk/lib-storage, 8 MiB parts, 4 at once, the proxy's settings) in a child process, both
+ * (@aws-sdk/lib-storage with its defaults, 5 MiB parts, 4 at once, as the proxy uses it) in a child process, both
  * into s3rver on 127.0.0.1, alternating, 3 reps each. The proxy's time includes what makes an
  * upload safe: staging, the probe before it is visible, the commit (S3 CopyObject) and its record.
  * The proxy's VmRSS is sampled every 100 ms during its uploads (VmHWM at the end).

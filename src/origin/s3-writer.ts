@@ -32,7 +32,7 @@ import {
 import { countBytes, putThroughStaging } from './write-util.js';
 
 /** Part size of multipart uploads; with `UPLOAD_QUEUE` parts in flight this bounds an upload's memory. */
-export const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+export const UPLOAD_PART_BYTES = 5 * 1024 * 1024;
 /** Parts uploaded at once per upload. */
 export const UPLOAD_QUEUE = 4;
 /** Largest object one `CopyObject` can commit (S3's limit). */
@@ -87,8 +87,8 @@ function copySource(bucket: string, key: string): string {
 }
 
 /**
- * The write side of an S3 origin. An upload streams through `@aws-sdk/lib-storage` (8 MiB parts,
- * 4 in flight, so about 32 MiB of memory per upload whatever its size) to a staging key under
+ * The write side of an S3 origin. An upload streams through `@aws-sdk/lib-storage` (5 MiB parts,
+ * 4 in flight, so about 20 MiB of memory per upload whatever its size) to a staging key under
  * `<prefix>.ik-proxy/staging/`; `commit` copies it to its path (`CopyObject`, up to 5 GiB) and
  * deletes the staging key. A failed or cancelled upload aborts its multipart upload after every
  * part in flight has settled, so no part is left behind (a bucket lifecycle rule that aborts

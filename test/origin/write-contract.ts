@@ -113,7 +113,7 @@ export function writableOriginContract(name: string, setup: () => Promise<Writab
     });
 
     test('a body that fails after several multipart parts leaves no part behind', async () => {
-      // 20 MiB: past two 8 MiB parts, so a multipart upload exists when the body fails.
+      // 20 MiB: past several 5 MiB parts, so a multipart upload exists when the body fails.
       const error = await origin.writer
         .stage(failingBody(patternBytes(20 * 1024 * 1024, 5)))
         .catch((e: unknown) => e);
