@@ -228,3 +228,26 @@ describe('list queries', () => {
     expect(() => parseListQuery(new URLSearchParams('path=../x'))).toThrow("'path'");
   });
 });
+
+describe('loadConfig with the API settings', () => {
+  test('API problems are reported together with the others, keys never echoed', async () => {
+    const { loadConfig } = await import('../config/index.js');
+    const error = (() => {
+      try {
+        loadConfig({ MAX_JOBS: 'many', API_PRIVATE_KEY: 'tiny', UPLOAD_QUEUE: '-1' });
+      } catch (caught) {
+        return caught as { problems: string[] };
+      }
+      return undefined;
+    })();
+    const text = error?.problems.join('\n') ?? '';
+    expect(text).toMatch(/MAX_JOBS/);
+    expect(text).toMatch(/API_PRIVATE_KEY/);
+    expect(text).toMatch(/UPLOAD_QUEUE/);
+    expect(text).not.toContain('tiny');
+    expect(loadConfig({ API_PRIVATE_KEY: 'a_good_key_1' }).api).toMatchObject({
+      enabled: true,
+      uploadConcurrency: 4,
+    });
+  });
+});
