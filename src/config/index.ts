@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import { type LiveConfig, loadLiveConfig } from '../live/config.js';
 import type { AzureAuth } from '../origin/azure.js';
 import type { NamedTransformations } from '../url/types.js';
+import { type ApiConfig, loadApiConfig } from './api.js';
 
 /** Where sources come from, decided by the form of `ORIGIN`. */
 export type OriginConfig =
@@ -81,6 +82,8 @@ export interface Config {
   segmentSeconds: number;
   /** Serve the playground page at `/playground` (and redirect `/` there). */
   playground: boolean;
+  /** The upload and media library API (`API_PRIVATE_KEY` and friends, see `config/api.ts`). */
+  api: ApiConfig;
   /** Live ingest (`RTMP_PORT`, `LIVE_*`, see `live/config.ts`); undefined when `RTMP_PORT` is unset. */
   live?: LiveConfig;
 }
@@ -335,6 +338,12 @@ export function loadConfig(env: Env = process.env): Config {
   ) {
     v.memoryCacheMaxItemBytes = v.memoryCacheMaxBytes;
   }
+  const api = loadApiConfig(env, {
+    maxSourceBytes: v.maxSourceBytes ?? Number.MAX_SAFE_INTEGER,
+    bytes,
+    seconds,
+  });
+  problems.push(...api.problems);
   const live = loadLiveConfig(env, {
     seconds,
     integer,
@@ -381,6 +390,7 @@ export function loadConfig(env: Env = process.env): Config {
     namedTransformations: v.namedTransformations ?? {},
     segmentSeconds: v.segmentSeconds!,
     playground: v.playground ?? (v.signingKey ?? []).length === 0,
+    api: api.config,
     live: live.config,
   };
 }
