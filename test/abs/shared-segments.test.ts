@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createFfmpegSpy, type FfmpegSpy } from '../support/ffmpeg-spy.js';
+import { ffprobeBytes, streamOf } from '../support/ffprobe.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
 
 /**
@@ -70,5 +71,14 @@ test('an audio segment needs no ladder, and the listed audio URLs are ladder-fre
   const segment = await fetch(`${proxy.url}/sample.mp4/ik-abs/audio/seg-0.m4s?tr=du-4`);
   expect(segment.status).toBe(200);
   expect(segment.headers.get('content-type')).toBe('audio/mp4');
-  expect((await segment.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+  // Decoded, not measured: the ladder-free init and segment make an AAC stream of the segment's length.
+  const init = await fetch(`${proxy.url}/sample.mp4/ik-abs/audio/init.mp4?tr=du-4`);
+  expect(init.status).toBe(200);
+  const probed = await ffprobeBytes(
+    Buffer.concat([Buffer.from(await init.arrayBuffer()), Buffer.from(await segment.arrayBuffer())]),
+    'mp4',
+  );
+  expect(streamOf(probed, 'audio')?.codec_name).toBe('aac');
+  expect(streamOf(probed, 'video')).toBeUndefined();
+  expect(Number(probed.format.duration)).toBeGreaterThan(1);
 });
