@@ -102,6 +102,20 @@ function label(b: Builder, prefix: string): string {
   return `${prefix}${b.nextLabel++}`;
 }
 
+/** Rotates an image or video layer's picture by `rt` and fits it into the planned size. */
+function turnAndFit(layer: PlannedPicture): string[] {
+  const steps: string[] = [];
+  if (layer.rotate === 90) steps.push('transpose=clock');
+  if (layer.rotate === 270) steps.push('transpose=cclock');
+  if (layer.rotate === 180) steps.push('hflip', 'vflip');
+  const { width: w, height: h } = layer;
+  if (layer.fit === 'cover')
+    steps.push(`scale=${w}:${h}:force_original_aspect_ratio=increase`, `crop=${w}:${h}`);
+  else if (layer.fit === 'contain') steps.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`);
+  else steps.push(`scale=${w}:${h}`);
+  return steps;
+}
+
 /** The picture's own chain (decode, rotate, fit, corners, border, opacity, nested layers). */
 function pictureChain(b: Builder, layer: PlannedPicture): string {
   const steps: string[] = [];
@@ -109,15 +123,7 @@ function pictureChain(b: Builder, layer: PlannedPicture): string {
   if (layer.file) {
     b.inputs.push('-protocol_whitelist', 'file', '-f', 'png_pipe', '-i', safePath(layer.file));
     source = `[${b.nextInput++}:v]`;
-    steps.push('format=rgba');
-    if (layer.rotate === 90) steps.push('transpose=clock');
-    if (layer.rotate === 270) steps.push('transpose=cclock');
-    if (layer.rotate === 180) steps.push('hflip', 'vflip');
-    const { width: w, height: h } = layer;
-    if (layer.fit === 'cover')
-      steps.push(`scale=${w}:${h}:force_original_aspect_ratio=increase`, `crop=${w}:${h}`);
-    else if (layer.fit === 'contain') steps.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`);
-    else steps.push(`scale=${w}:${h}`);
+    steps.push('format=rgba', ...turnAndFit(layer));
   } else if (layer.video) {
     // Picture-in-picture: the layer plays from its own start when its window opens. A segment
     // or still later on the timeline seeks the layer's input to where it would be by then.
@@ -125,15 +131,7 @@ function pictureChain(b: Builder, layer: PlannedPicture): string {
     b.inputs.push(...inputArgs(layer.video, seek));
     source = `[${b.nextInput++}:v:0]`;
     const at = b.still ? 0 : layer.window.start + seek;
-    steps.push(`setpts=PTS-STARTPTS+${seconds(at)}/TB`, 'format=rgba');
-    if (layer.rotate === 90) steps.push('transpose=clock');
-    if (layer.rotate === 270) steps.push('transpose=cclock');
-    if (layer.rotate === 180) steps.push('hflip', 'vflip');
-    const { width: w, height: h } = layer;
-    if (layer.fit === 'cover')
-      steps.push(`scale=${w}:${h}:force_original_aspect_ratio=increase`, `crop=${w}:${h}`);
-    else if (layer.fit === 'contain') steps.push(`scale=${w}:${h}:force_original_aspect_ratio=decrease`);
-    else steps.push(`scale=${w}:${h}`);
+    steps.push(`setpts=PTS-STARTPTS+${seconds(at)}/TB`, 'format=rgba', ...turnAndFit(layer));
   } else {
     source = '';
     steps.push(
