@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import { NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { readCapped } from '../layers/inputs.js';
 import { type Cue, MAX_SUBTITLE_BYTES, parseSubtitles } from '../layers/subtitles.js';
 import type { SourceListing, SourceStat } from '../origin/types.js';
 import { type CaptionTrack, captionFiles, stemOf } from './names.js';
@@ -62,14 +63,7 @@ export class CaptionFinder {
     const stat = await this.#origin.stat(track.path);
     if (stat.size > MAX_SUBTITLE_BYTES)
       throw new PayloadTooLargeError(`${where} is over ${MAX_SUBTITLE_BYTES} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of await this.#origin.open(track.path)) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_SUBTITLE_BYTES)
-        throw new PayloadTooLargeError(`${where} is over ${MAX_SUBTITLE_BYTES} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-    return parseSubtitles(Buffer.concat(chunks).toString('utf8'), where);
+    const bytes = await readCapped(await this.#origin.open(track.path), MAX_SUBTITLE_BYTES, where);
+    return parseSubtitles(bytes.toString('utf8'), where);
   }
 }

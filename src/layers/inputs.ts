@@ -71,14 +71,18 @@ function* walk(layers: readonly Layer[], parent = ''): Generator<{ layer: Layer;
   }
 }
 
-async function readAll(stream: Readable, limit: number, where: string): Promise<Buffer> {
+/**
+ * Reads a whole stream of at most `limit` bytes (a file may have grown since its stat said it was
+ * small); past that it is destroyed and the read is a 413 saying "`what` is over `limit` bytes".
+ */
+export async function readCapped(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
     if (size > limit) {
       stream.destroy();
-      throw new PayloadTooLargeError(`The input of ${where} is over ${limit} bytes`);
+      throw new PayloadTooLargeError(`${what} is over ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);
   }
@@ -130,7 +134,7 @@ export class LayerInputs {
   async #read(path: string, where: string, limit: number): Promise<Buffer> {
     const stat = await this.#stat(path, where);
     if (stat.size > limit) throw new PayloadTooLargeError(`The input of ${where} is over ${limit} bytes`);
-    return readAll(await this.#origin.open(path), limit, where);
+    return readCapped(await this.#origin.open(path), limit, `The input of ${where}`);
   }
 
   async #image(path: string, where: string, file: string): Promise<ResolvedInput> {
