@@ -1,7 +1,9 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { loadApiConfig } from '../config/api.js';
 import { basicUser, checkBasic, checkToken, signUploadToken, tokenRecordKey } from './auth.js';
 import { parseCustomMetadata, parseFileText, parseTransformation, parseUploadFields } from './fields.js';
+import { readUploadForm } from './multipart.js';
 import { fileIdOf, pathOfFileId, safeFileName, safeFolder, uniqueName } from './names.js';
 
 const fields = (entries: Record<string, string>) => new Map(Object.entries(entries));
@@ -249,5 +251,25 @@ describe('loadConfig with the API settings', () => {
       enabled: true,
       uploadConcurrency: 4,
     });
+  });
+});
+
+describe('upload form reading', () => {
+  test('a body its client closed while the upload was queued fails at once, not after the idle timeout', async () => {
+    const body = new PassThrough();
+    body.write('--x\r\n');
+    body.destroy();
+    // Its 'close' has passed by the time the queued upload gets its slot.
+    await new Promise((resolve) => setImmediate(resolve));
+    const started = Date.now();
+    const outcome = await Promise.race([
+      readUploadForm(body, 'multipart/form-data; boundary=x', () => undefined).then(
+        () => 'resolved',
+        (error: Error) => error.message,
+      ),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ]);
+    expect(outcome).toMatch(/closed the connection/);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

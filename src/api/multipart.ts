@@ -148,6 +148,12 @@ export function readUploadForm(
     });
     // The caller gives up (its staging failed, say, over the size limit): stop reading at once.
     signal?.addEventListener('abort', () => fail(signal.reason as Error), { once: true });
+    // A client that left while its upload waited in the queue closed the body before these
+    // listeners existed: without this its slot would wait out the idle timeout.
+    if (body.destroyed && !body.readableEnded) {
+      gone();
+      return;
+    }
     body.pipe(parser);
   });
 }
