@@ -53,11 +53,20 @@ function json(value: unknown, status = 200): Response {
   });
 }
 
+const MAX_JSON_BYTES = 1024 * 1024;
+
 async function jsonBody(c: Context): Promise<unknown> {
-  const length = Number(c.req.header('content-length') ?? '0');
-  if (length > 1024 * 1024) throw new InvalidFieldError('body', 'The JSON body is over 1 MiB');
-  const text = await c.req.text();
-  if (text.length > 1024 * 1024) throw new InvalidFieldError('body', 'The JSON body is over 1 MiB');
+  const tooLarge = () => new InvalidFieldError('body', 'The JSON body is over 1 MiB');
+  if (Number(c.req.header('content-length') ?? '0') > MAX_JSON_BYTES) throw tooLarge();
+  // Counted as it arrives: a chunked body declares no length, and must not be held whole first.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of c.req.raw.body ?? []) {
+    size += chunk.length;
+    if (size > MAX_JSON_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
   try {
     return text === '' ? {} : JSON.parse(text);
   } catch {

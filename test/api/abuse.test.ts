@@ -318,6 +318,32 @@ describe('upload abuse: each refusal stores nothing and leaves no multipart uplo
     await expectNothingStored();
   }, 60_000);
 
+  test('a chunked JSON body that never ends is refused once past 1 MiB, not read to its end', async () => {
+    const req = request(`${proxy.url}/v1/files/batch/deleteByFileIds`, {
+      method: 'POST',
+      headers: { Authorization: BASIC, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+    });
+    req.on('error', () => undefined);
+    const answered = new Promise<{ status: number; body: string }>((resolve) =>
+      req.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      }),
+    );
+    // 1.5 MiB, then the body stays open: only a server counting as it reads can answer.
+    req.write(`{"fileIds":["${'a'.repeat(1.5 * 1024 * 1024)}`);
+    const answer = await Promise.race([
+      answered,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
+    ]);
+    req.destroy();
+    expect(answer?.status).toBe(400);
+    expect(JSON.parse(answer!.body).message).toMatch(/over 1 MiB/);
+  });
+
   test('the reserved folder is never served by delivery routes', async () => {
     const ok = await post(proxy.url, form({ file: small, fileName: 'kept.mp4', useUniqueFileName: 'false' }));
     expect(ok.status).toBe(200);
