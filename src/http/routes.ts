@@ -193,17 +193,22 @@ function answerDelivery(c: Context, delivery: Delivery, headers: Record<string, 
   }
   if (delivery.kind === 'live-range') {
     // Part of an output still encoding: its total length is not known yet (RFC 9110 `*`).
-    const end = delivery.start + delivery.body.length - 1;
+    const { start, end } = delivery;
     const partial: Record<string, string> = {
       ...headers,
       'Content-Type': delivery.meta.contentType,
       ...(delivery.meta.headers ?? {}),
       ETag: delivery.meta.etag,
       'Accept-Ranges': 'bytes',
-      'Content-Range': `bytes ${delivery.start}-${end}/*`,
-      'Content-Length': String(delivery.body.length),
+      'Content-Range': `bytes ${start}-${end}/*`,
+      'Content-Length': String(end - start + 1),
     };
-    return { status: 206, headers: partial, body: c.req.method === 'HEAD' ? undefined : delivery.body };
+    if (c.req.method === 'HEAD') {
+      // The service answers a HEAD with `head`; should a range reach here anyway, it must not keep its reader.
+      delivery.open().destroy();
+      return { status: 206, headers: partial };
+    }
+    return { status: 206, headers: partial, stream: async () => delivery.open() };
   }
   if (delivery.kind === 'live' || delivery.kind === 'head') {
     // Still encoding: stream the growing output. An mp4 streams its final bytes (ETag known,

@@ -158,37 +158,16 @@ export class LiveOutput {
   }
 
   /**
-   * Up to `length` bytes already written from `position` (fewer at the end of what is written),
-   * read from the writer's own descriptor, so a rename into the cache cannot pull the file away.
+   * A stream of the output from byte `start` through `end` (inclusive; by default to the end of
+   * the output), following the file as it grows. It reads from the writer's own descriptor, so a
+   * rename into the cache cannot pull the file away, and it reads at most 1 MiB at a time as the
+   * client takes it: a ranged answer costs no more memory than a whole-body one.
    */
-  async readAt(position: number, length: number): Promise<Buffer> {
-    if (!this.readable) throw new Error('LiveOutput is no longer readable');
-    const wanted = Math.max(0, Math.min(length, this.#written - position));
-    this.#readers++;
-    try {
-      const file = this.#handle;
-      if (!file) throw new Error('LiveOutput closed under a reader');
-      const buffer = Buffer.allocUnsafe(wanted);
-      let filled = 0;
-      while (filled < wanted) {
-        const { bytesRead } = await file.read(buffer, filled, wanted - filled, position + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return buffer.subarray(0, filled);
-    } finally {
-      this.#readers--;
-      this.#emitIfIdle();
-      this.#closeIfUnused();
-    }
-  }
-
-  /** A stream of the whole output from byte 0, following the file as it grows. */
-  reader(): Readable {
+  reader(start = 0, end = Number.POSITIVE_INFINITY): Readable {
     if (!this.readable) throw new Error('LiveOutput is no longer readable');
     const live = this;
     live.#readers++;
-    let position = 0;
+    let position = start;
     let released = false;
     const release = () => {
       if (released) return;
@@ -204,10 +183,20 @@ export class LiveOutput {
         try {
           for (;;) {
             if (live.#state === 'failed') throw live.#error;
+            if (position > end) {
+              release();
+              this.push(null);
+              return;
+            }
             if (position < live.#written) {
               const file = live.#handle;
               if (!file) throw new Error('LiveOutput closed under a reader');
-              const length = Math.min(Math.max(size, 64 * 1024), live.#written - position, 1024 * 1024);
+              const length = Math.min(
+                Math.max(size, 64 * 1024),
+                live.#written - position,
+                end + 1 - position,
+                1024 * 1024,
+              );
               const buffer = Buffer.allocUnsafe(length);
               const { bytesRead } = await file.read(buffer, 0, length, position);
               position += bytesRead;

@@ -96,8 +96,11 @@ async function timed<T>(timings: Timings | undefined, phase: keyof Timings, work
 export type Delivery =
   | { kind: 'output'; object: CachedObject; cacheStatus: 'HIT' | 'MISS' }
   | { kind: 'live'; meta: CacheMeta; open(): Readable }
-  /** Bytes `start`.. of an output still encoding, already written (length of the whole unknown). */
-  | { kind: 'live-range'; meta: CacheMeta; start: number; body: Buffer }
+  /**
+   * Bytes `start`..`end` of an output still encoding, already written (length of the whole
+   * unknown), streamed from its file.
+   */
+  | { kind: 'live-range'; meta: CacheMeta; start: number; end: number; open(): Readable }
   /** HEAD of an output being (or about to be) encoded: its headers, no body. */
   | { kind: 'head'; meta: CacheMeta }
   | {
@@ -360,7 +363,7 @@ export class RenderService {
       const meta = await job.meta;
       if (hints.headOnly) return { kind: 'head', meta };
       if (hints.partialRange && live.readable && !live.finished) {
-        const partial = await this.#growingRange(live, meta, hints.range);
+        const partial = await this.#growingRange(live, meta, hints.range, hints.signal);
         if (partial) return partial;
         // A range far ahead of the encode, or of a WebM whose streamed bytes are not its final
         // ones: the whole body, streamed now (RFC 9110 lets a server ignore Range), rather than
@@ -403,15 +406,17 @@ export class RenderService {
     live: LiveOutput,
     meta: CacheMeta,
     range: ClientHints['range'],
+    signal: AbortSignal | undefined,
   ): Promise<Delivery | undefined> {
     if (!range || !meta.etag || range.start > live.written + GROWING_RANGE_NEAR_BYTES) return undefined;
     await live.waitForBytes(range.start + 1, GROWING_RANGE_WAIT_MS);
     if (live.written <= range.start || !live.readable) return undefined;
     const last = range.start + GROWING_RANGE_MAX_BYTES - 1;
     const end = Math.min(range.end ?? last, live.written - 1, last);
-    const body = await live.readAt(range.start, end - range.start + 1);
-    if (body.length === 0) return undefined;
-    return { kind: 'live-range', meta, start: range.start, body };
+    // Like the whole-body reader below: it takes over the hold, and a client that leaves first drops it.
+    const reader = live.reader(range.start, end);
+    signal?.addEventListener('abort', () => reader.destroy(), { once: true });
+    return { kind: 'live-range', meta, start: range.start, end, open: () => reader };
   }
 
   #streamMeta(
