@@ -171,6 +171,11 @@ describe('API settings', () => {
     maxSourceBytes: 2 * 1024 ** 3,
     bytes: (raw: string) => Number(raw),
     seconds: (raw: string) => Number(raw),
+    integer: (min: number, max: number) => (raw: string) => {
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value < min || value > max) throw new Error('out of range');
+      return value;
+    },
   };
 
   test('off without a key; keys are a comma list; problems name the variable, never the key', () => {

@@ -46,13 +46,8 @@ export interface ApiConfigContext {
   bytes(raw: string): number;
   /** Parses `30`, `90s`, `5m`... into seconds. */
   seconds(raw: string): number;
-}
-
-function wholeNumber(raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim())) throw new Error(`expected a whole number from ${min} to ${max}`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new Error(`expected a whole number from ${min} to ${max}`);
-  return value;
+  /** A parser of whole numbers from `min` to `max` (the delivery settings' own). */
+  integer(min: number, max: number): (raw: string) => number;
 }
 
 /**
@@ -110,8 +105,8 @@ export function loadApiConfig(
     );
   }
   if (uploadMaxBytes < 1) problems.push('UPLOAD_MAX_BYTES must be at least 1 byte');
-  const uploadConcurrency = parse(API_SETTINGS.uploadConcurrency, 4, (raw) => wholeNumber(raw, 1, 256));
-  const uploadQueue = parse(API_SETTINGS.uploadQueue, 16, (raw) => wholeNumber(raw, 0, 10_000));
+  const uploadConcurrency = parse(API_SETTINGS.uploadConcurrency, 4, context.integer(1, 256));
+  const uploadQueue = parse(API_SETTINGS.uploadQueue, 16, context.integer(0, 10_000));
   const urlTimeoutMs = parse(API_SETTINGS.urlTimeout, 60, context.seconds) * 1000;
   const purgeWebhookUrl = parse(API_SETTINGS.purgeWebhookUrl, undefined as string | undefined, (raw) => {
     const url = new URL(raw);

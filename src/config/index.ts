@@ -342,6 +342,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxSourceBytes: v.maxSourceBytes ?? Number.MAX_SAFE_INTEGER,
     bytes,
     seconds,
+    integer,
   });
   problems.push(...api.problems);
   const live = loadLiveConfig(env, {
