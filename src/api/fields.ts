@@ -41,8 +41,6 @@ export interface UploadRequest {
   webhookUrl: URL | undefined;
   pre: string | undefined;
   post: PostTransformation[];
-  /** Set when the client authenticated with a token instead of Basic auth. */
-  tokenFields: TokenFields | undefined;
   /** Set when `file` came as a text field (URL or base64). */
   fileText: FileText | undefined;
 }
@@ -290,18 +288,12 @@ export function parseUploadFields(
   }
   const webhook = fields.get('webhookUrl');
   const transformation = parseTransformation(fields.get('transformation'));
-  const auth = ['publicKey', 'token', 'expire', 'signature'].filter((name) => fields.has(name));
-  let tokenFields: TokenFields | undefined;
-  if (auth.length > 0) {
-    const missing = ['publicKey', 'token', 'expire', 'signature'].find((name) => !fields.get(name));
+  // The token itself is checked before this (see the upload use case); here only its completeness.
+  const auth = ['publicKey', 'token', 'expire', 'signature'];
+  if (auth.some((name) => fields.has(name))) {
+    const missing = auth.find((name) => !fields.get(name));
     if (missing)
       throw new InvalidFieldError(missing, 'Client-side uploads need publicKey, token, expire and signature');
-    tokenFields = {
-      publicKey: fields.get('publicKey')!,
-      token: fields.get('token')!,
-      expire: fields.get('expire')!,
-      signature: fields.get('signature')!,
-    };
   }
   return {
     fileName,
@@ -317,7 +309,6 @@ export function parseUploadFields(
     webhookUrl: webhook ? parseHttpUrl('webhookUrl', webhook) : undefined,
     pre: transformation.pre,
     post: transformation.post,
-    tokenFields,
     fileText: fileText === undefined ? undefined : parseFileText(fileText),
   };
 }
