@@ -176,6 +176,22 @@ export class MediaLibrary {
     return { path, record };
   }
 
+  /** Every listed file, or a 404 naming each missing id (bulk operations act on all or none). */
+  async #existingAll(fileIds: readonly string[]): Promise<Array<{ path: string; record: FileRecord }>> {
+    const found: Array<{ path: string; record: FileRecord }> = [];
+    const missing: string[] = [];
+    for (const id of fileIds) {
+      try {
+        found.push(await this.#existing(id));
+      } catch (error) {
+        if (error instanceof NotFoundError) missing.push(id);
+        else throw error;
+      }
+    }
+    if (missing.length > 0) throw new MissingFilesError(missing);
+    return found;
+  }
+
   async list(query: ListQuery, base: UrlBase): Promise<Array<Record<string, unknown>>> {
     const { writer, files } = this.#deps;
     const found: Array<{ path: string; size: number; lastModified?: Date }> = [];
@@ -269,18 +285,7 @@ export class MediaLibrary {
       throw new InvalidFieldError('fileIds', `Expected a list of 1 to ${MAX_BULK_IDS} file ids`);
     }
     const unique = [...new Set(ids as string[])];
-    const missing: string[] = [];
-    const paths: string[] = [];
-    for (const id of unique) {
-      try {
-        paths.push((await this.#existing(id)).path);
-      } catch (error) {
-        if (error instanceof NotFoundError) missing.push(id);
-        else throw error;
-      }
-    }
-    if (missing.length > 0) throw new MissingFilesError(missing);
-    for (const path of paths) await this.#remove(path);
+    for (const { path } of await this.#existingAll(unique)) await this.#remove(path);
     return { successfullyDeletedFileIds: unique };
   }
 
@@ -298,19 +303,9 @@ export class MediaLibrary {
     }
     const wanted = parseTags((tags as string[]).join(',')) ?? [];
     const unique = [...new Set(fileIds.map(String))];
-    const found: FileRecord[] = [];
-    const missing: string[] = [];
-    for (const id of unique) {
-      try {
-        found.push((await this.#existing(id)).record);
-      } catch (error) {
-        if (error instanceof NotFoundError) missing.push(id);
-        else throw error;
-      }
-    }
-    if (missing.length > 0) throw new MissingFilesError(missing);
+    const found = await this.#existingAll(unique);
     const now = new Date().toISOString();
-    for (const record of found) {
+    for (const { record } of found) {
       const current = record.tags ?? [];
       const next =
         mode === 'add'
