@@ -147,31 +147,33 @@ function segmentKind<K extends 'abs-init' | 'abs-segment'>(name: K): BufferedKin
           'suffix',
         );
       }
-      const encode = (layers?: SegmentLayers) =>
-        job('segment', (source, signal) => {
+      const layers = request.params.layers;
+      // The layers' inputs are fetched and decoded inside the job slot, as for a video output, so
+      // the job limit bounds that work too.
+      const encoded = await job('segment', (source, signal) => {
+        const encode = (segmentLayers?: SegmentLayers) => {
           // An init needs only the encoder's settings: a one-frame encode yields the same bytes.
           const pipeline =
             suffix.kind === 'abs-init'
               ? absInitArgs(source, plan, suffix.height)
               : suffix.height === AUDIO_TRACK_HEIGHT
                 ? absSegmentArgs(source, plan, suffix.height, index)
-                : absVideoSegmentArgs(source, plan, suffix.height, index, layers);
+                : absVideoSegmentArgs(source, plan, suffix.height, index, segmentLayers);
           return runPipelineToBuffer(settings.ffmpegPath, pipeline.steps, {
             timeoutMs: settings.jobTimeoutMs,
             signal,
           });
-        });
-      const layers = request.params.layers;
-      const encoded =
-        layers && suffix.kind === 'abs-segment' && suffix.height !== AUDIO_TRACK_HEIGHT
-          ? await withLayers(
+        };
+        return layers && suffix.kind === 'abs-segment' && suffix.height !== AUDIO_TRACK_HEIGHT
+          ? withLayers(
               settings,
               layers,
               layerFrame(plan),
               segmentLayerGraph(plan, suffix.height, index),
               encode,
             )
-          : await encode();
+          : encode();
+      });
       const { init, media } = splitInitAndMedia(encoded);
       const contentType = suffix.height === AUDIO_TRACK_HEIGHT ? 'audio/mp4' : 'video/mp4';
       if (suffix.kind === 'abs-init') return { contentType, body: init };

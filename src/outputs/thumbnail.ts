@@ -61,22 +61,23 @@ export const thumbnailKind: BufferedKind<'thumbnail'> = {
     };
     // A still shows the layers visible at its time (subtitles find their cue from the frame's time).
     const shown = (layer: PlannedLayer) => layer.kind === 'subtitles' || visibleAt(layer.window, plan.time);
-    const layered = await withLayers(
-      settings,
-      layers,
-      frameSize,
-      graph,
-      async (built) => {
-        const file = `${built.dir}/frame.png`;
-        await writeFile(file, base);
-        return job('thumbnail', (_source, signal) =>
-          runToBuffer(settings.ffmpegPath, stillLayerArgs(file, built), {
+    // The layers' inputs are fetched and decoded inside the job slot, so the job limit bounds that work too.
+    const layered = await job('thumbnail', (_source, signal) =>
+      withLayers(
+        settings,
+        layers,
+        frameSize,
+        graph,
+        async (built) => {
+          const file = `${built.dir}/frame.png`;
+          await writeFile(file, base);
+          return runToBuffer(settings.ffmpegPath, stillLayerArgs(file, built), {
             timeoutMs: settings.jobTimeoutMs,
             signal,
-          }),
-        );
-      },
-      shown,
+          });
+        },
+        shown,
+      ),
     );
     if (layered.length === 0) throw new RenderError('Compositing the layers produced no frame');
     return { contentType: plan.contentType, body: await renderStill({ ...still, ops: [], frame: layered }) };
