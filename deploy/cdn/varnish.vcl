@@ -44,6 +44,10 @@ sub vcl_recv {
       set req.http.X-Ikvp-Class = "mp4";
     }
     set req.http.User-Agent = "ik-video-proxy-class/" + req.http.X-Ikvp-Class;
+  } else {
+    # One constant for every other URL: an f-auto this test cannot see (`f%2Dauto`, a named
+    # transformation) is one object with one format, not one copy per browser string.
+    set req.http.User-Agent = "ik-video-proxy-class/any";
   }
   # Range: on a miss Varnish fetches the whole object (without the range) and answers ranges
   # from it once it has a length. An output still encoding has none yet; it streams to the

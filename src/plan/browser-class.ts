@@ -18,6 +18,13 @@ export const WEBM_PATTERN = 'Firefox/|Chrome/|Chromium/|Edg/|OPR/';
 /** The `User-Agent` a CDN sends for a class once it has put the class into its key. */
 export const CLASS_USER_AGENT_PREFIX = 'ik-video-proxy-class/';
 
+/**
+ * The `User-Agent` a CDN sends for every URL without the marker. An `f-auto` it cannot see
+ * (percent-encoded, inside a named transformation) then gets one format (MP4) for every browser,
+ * as its class-free key says.
+ */
+export const OTHER_USER_AGENT = `${CLASS_USER_AGENT_PREFIX}any`;
+
 /** What a CDN looks for in a request line to decide that the class belongs in the key. */
 export const AUTO_FORMAT_MARKER = 'f-auto';
 

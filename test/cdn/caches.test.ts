@@ -211,6 +211,22 @@ describe.each(
     expect(cacheHit(other, name)).toBe(true);
   }, 120_000);
 
+  test('f-auto the cache cannot see (percent-encoded) is one object for every browser, never a WebM for Safari', async () => {
+    // The proxy decodes `f%2Dauto` to f-auto; the cache's marker does not match, so no class is in
+    // its key, and the proxy must then see one User-Agent whatever the browser sends.
+    const url = `/sample.mp4?tr=f%2Dauto,w-${width(9)},du-2`;
+    for (const browser of ['webm', 'mp4'] as const)
+      await madeOnProxy(main, url, { 'User-Agent': classUserAgent(browser) });
+    const chrome = BROWSERS.find((browser) => browser.expected === 'webm')!;
+    const safari = BROWSERS.find((browser) => browser.name.startsWith('Safari'))!;
+    const first = await get(`${cache.url}${url}`, { 'User-Agent': chrome.userAgent });
+    const second = await get(`${cache.url}${url}`, { 'User-Agent': safari.userAgent });
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.headers.get('content-type')).toBe('video/mp4');
+    expect(second.body.subarray(0, 4).toString('hex')).not.toBe('1a45dfa3');
+    expect(first.body.equals(second.body)).toBe(true);
+  }, 120_000);
+
   test('errors are not stored: a 404 and a 503 reach the proxy every time', async () => {
     const offset = await settledOffset(main);
     for (let i = 0; i < 2; i++) {

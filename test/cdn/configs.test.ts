@@ -9,6 +9,7 @@ import {
   classUserAgent,
   KEY_QUERY_PARAMETERS,
   MP4_ONLY_PATTERN,
+  OTHER_USER_AGENT,
   WEBM_PATTERN,
 } from '../../src/plan/browser-class.js';
 import { chooseAutoFormat } from '../../src/plan/video.js';
@@ -31,6 +32,8 @@ test('the proxy classes the 20 browser strings as expected, and reads the normal
     expect(chooseAutoFormat(browser.userAgent), browser.name).toBe(browser.expected);
     expect(browserClass(classUserAgent(browser.expected))).toBe(browser.expected);
   }
+  // What the configs send for every URL without the marker: one class (MP4) for all browsers.
+  expect(browserClass(OTHER_USER_AGENT)).toBe('mp4');
   expect(browserClass(undefined)).toBe('mp4');
   expect(browserClass('curl/8.4.0')).toBe('mp4');
 });
@@ -43,6 +46,7 @@ describe('deploy/cdn/nginx.conf', () => {
     expect(conf).toContain(`"~${AUTO_FORMAT_MARKER}" 1;`);
     expect(conf).toContain(`webm "${CLASS_USER_AGENT_PREFIX}webm";`);
     expect(conf).toContain(`mp4 "${CLASS_USER_AGENT_PREFIX}mp4";`);
+    expect(conf).toContain(`default "${OTHER_USER_AGENT}";`);
     for (const needle of ['127.0.0.1:8080', '127.0.0.1:8081', '/var/cache/ik-video-proxy'])
       expect(count(conf, needle), needle).toBe(1);
     expect(conf).toMatch(
@@ -62,6 +66,7 @@ describe('deploy/cdn/varnish.vcl', () => {
     expect(vcl).toContain(`req.http.User-Agent ~ "${WEBM_PATTERN}"`);
     expect(vcl).toContain(`req.url ~ "${AUTO_FORMAT_MARKER}"`);
     expect(vcl).toContain(`"${CLASS_USER_AGENT_PREFIX}" + req.http.X-Ikvp-Class`);
+    expect(vcl).toContain(`set req.http.User-Agent = "${OTHER_USER_AGENT}";`);
     expect(count(vcl, '.host = "127.0.0.1";')).toBe(1);
     expect(count(vcl, '.port = "8080";')).toBe(1);
     for (const name of KEY_QUERY_PARAMETERS) expect(vcl).toContain(`hash_data("${name}=" + regsub(`);
@@ -74,6 +79,7 @@ describe('deploy/cdn/cloudfront-viewer-request.js', () => {
     expect(code).toContain(`var MP4_ONLY = /${MP4_ONLY_PATTERN.replace(/\//g, '\\/')}/;`);
     expect(code).toContain(`var WEBM = /${WEBM_PATTERN.replace(/\//g, '\\/')}/;`);
     expect(code).toContain(`var CLASS_USER_AGENT_PREFIX = '${CLASS_USER_AGENT_PREFIX}';`);
+    expect(code).toContain(`var OTHER_USER_AGENT = '${OTHER_USER_AGENT}';`);
     expect(code).toContain(
       `var KEY_QUERY = ${JSON.stringify(KEY_QUERY_PARAMETERS).replace(/"/g, "'").replace(/,/g, ', ')};`,
     );
