@@ -59,20 +59,26 @@ describe('layer inputs are fetched inside the job slot', () => {
     return { seen, settings, job };
   }
 
-  const tr = 'tr=l-image,i-logo.png,l-end';
+  type Job = ReturnType<typeof setup>['job'];
 
-  test('an HLS segment', async () => {
-    const { seen, settings, job } = setup();
-    const request = parseRequestUrl('/a.mp4/ik-abs/360/seg-2.m4s', tr, { named: {} });
-    if (request.suffix.kind !== 'abs-segment') throw new Error(request.suffix.kind);
-    const produce = absKinds['abs-segment'].produce({
+  /** What `produce` gets: the request parsed from `path`, the fake facts, settings and job. */
+  function context(path: string, settings: OutputSettings, job: Job) {
+    const request = parseRequestUrl(path, tr, { named: {} });
+    return {
       request: request as never,
       facts,
       inputs: { forwardedQuery: '' },
       settings,
       job,
-      storeSibling: () => {},
-    });
+      storeSibling() {},
+    };
+  }
+
+  const tr = 'tr=l-image,i-logo.png,l-end';
+
+  test('an HLS segment', async () => {
+    const { seen, settings, job } = setup();
+    const produce = absKinds['abs-segment'].produce(context('/a.mp4/ik-abs/360/seg-2.m4s', settings, job));
     await expect(produce).rejects.toThrow(/image layer #1 was not found/);
     expect(seen).toEqual([true]);
   });
@@ -88,16 +94,7 @@ describe('layer inputs are fetched inside the job slot', () => {
     // The first job grabs the frame: stand in for ffmpeg with a blue PNG.
     const job = <T>(label: string, work: (input: SourceInput, signal: AbortSignal) => Promise<T>) =>
       calls++ === 0 ? Promise.resolve(frame as T) : inSlot(label, work);
-    const request = parseRequestUrl('/a.mp4/ik-thumbnail.jpg', tr, { named: {} });
-    if (request.suffix.kind !== 'thumbnail') throw new Error(request.suffix.kind);
-    const produce = thumbnailKind.produce({
-      request: request as never,
-      facts,
-      inputs: { forwardedQuery: '' },
-      settings,
-      job,
-      storeSibling: () => {},
-    });
+    const produce = thumbnailKind.produce(context('/a.mp4/ik-thumbnail.jpg', settings, job));
     await expect(produce).rejects.toThrow(/image layer #1 was not found/);
     expect(seen).toEqual([true]);
   });
