@@ -3,13 +3,11 @@ import { createServer, type IncomingHttpHeaders, request, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createCache } from '../../src/cache/index.js';
 import { GCS_ENDPOINT, loadConfig } from '../../src/config/index.js';
 import { createOrigin } from '../../src/origin/index.js';
 import { S3Origin } from '../../src/origin/s3.js';
-import { RESERVED_FOLDER } from '../../src/origin/types.js';
 import { bodyFor, drain, metaFor } from '../cache/bodies.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { originContract } from './origin-contract.js';
@@ -109,16 +107,7 @@ writableOriginContract(
     return {
       origin,
       atomicCreate: false,
-      async leftovers() {
-        const staged = await s3.client.send(
-          new ListObjectsV2Command({ Bucket: 'media', Prefix: `videos/${RESERVED_FOLDER}/staging/` }),
-        );
-        const uploads = await s3.pendingUploads('media');
-        return [
-          ...(staged.Contents ?? []).map((item) => `object ${item.Key}`),
-          ...uploads.map((upload) => `multipart upload ${upload.key}`),
-        ];
-      },
+      leftovers: () => s3.writerLeftovers('media', 'videos'),
       async teardown() {
         origin.destroy();
         await s3.close();

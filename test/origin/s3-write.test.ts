@@ -1,9 +1,7 @@
 import { Readable } from 'node:stream';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { S3Origin } from '../../src/origin/s3.js';
 import { COPY_PART_BYTES } from '../../src/origin/s3-writer.js';
-import { RESERVED_FOLDER } from '../../src/origin/types.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { collect, patternBytes } from './origin-contract.js';
 import { writableOriginContract } from './write-contract.js';
@@ -25,16 +23,7 @@ writableOriginContract('s3', async () => {
     origin,
     // s3rver ignores If-None-Match, so only the HeadObject check holds there (AWS S3 decides races).
     atomicCreate: false,
-    async leftovers() {
-      const staged = await s3.client.send(
-        new ListObjectsV2Command({ Bucket: 'media', Prefix: `videos/${RESERVED_FOLDER}/staging/` }),
-      );
-      const uploads = await s3.pendingUploads('media');
-      return [
-        ...(staged.Contents ?? []).map((item) => `object ${item.Key}`),
-        ...uploads.map((upload) => `multipart upload ${upload.key}`),
-      ];
-    },
+    leftovers: () => s3.writerLeftovers('media', 'videos'),
     async teardown() {
       origin.destroy();
       await s3.close();
@@ -80,11 +69,7 @@ describe('S3 writer: large commits', () => {
       expect(s3.partCopies()).toBe(partCopy ? 2 : 0);
       const back = await collect(await origin.read(`large-${partCopy}.mp4`), 60_000);
       expect(back.equals(body)).toBe(true);
-      expect(await s3.pendingUploads('big')).toEqual([]);
-      const staged = await s3.client.send(
-        new ListObjectsV2Command({ Bucket: 'big', Prefix: `${RESERVED_FOLDER}/staging/` }),
-      );
-      expect(staged.Contents ?? []).toEqual([]);
+      expect(await s3.writerLeftovers('big', '')).toEqual([]);
     },
     120_000,
   );

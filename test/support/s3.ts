@@ -7,11 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import {
   CreateBucketCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
+import { RESERVED_FOLDER } from '../../src/origin/types.js';
 
 /** A running S3 API server on 127.0.0.1 with a client pointed at it. */
 export interface TestS3 {
@@ -33,6 +35,11 @@ export interface TestS3 {
   resetPartCopies(): void;
   /** Multipart uploads started and neither completed nor aborted (orphans, if any remain). */
   pendingUploads(bucket: string): Promise<Array<{ key: string; uploadId: string }>>;
+  /**
+   * What an origin writer under `prefix` (`''` for the bucket root) left behind: staged objects
+   * and unfinished multipart uploads.
+   */
+  writerLeftovers(bucket: string, prefix: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -158,6 +165,13 @@ export async function startTestS3(): Promise<TestS3> {
     region: 'us-east-1',
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
+  const pendingUploads = async (bucket: string) => {
+    const answer = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    return (answer.Uploads ?? []).map((upload) => ({
+      key: upload.Key ?? '',
+      uploadId: upload.UploadId ?? '',
+    }));
+  };
   return {
     endpoint,
     client,
@@ -177,12 +191,19 @@ export async function startTestS3(): Promise<TestS3> {
     resetPartCopies() {
       partCopy.served = 0;
     },
-    async pendingUploads(bucket) {
-      const answer = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-      return (answer.Uploads ?? []).map((upload) => ({
-        key: upload.Key ?? '',
-        uploadId: upload.UploadId ?? '',
-      }));
+    pendingUploads,
+    async writerLeftovers(bucket, prefix) {
+      const staged = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: `${prefix ? `${prefix}/` : ''}${RESERVED_FOLDER}/staging/`,
+        }),
+      );
+      const uploads = await pendingUploads(bucket);
+      return [
+        ...(staged.Contents ?? []).map((item) => `object ${item.Key}`),
+        ...uploads.map((upload) => `multipart upload ${upload.key}`),
+      ];
     },
     async close() {
       client.destroy();
