@@ -41,6 +41,16 @@ describe('CaptionFinder', () => {
     expect(await finder.read(tracks[1]!)).toEqual([{ start: 1, end: 2, text: 'Salut' }]);
   });
 
+  test('sources of one folder share its listing', async () => {
+    const calls = { list: 0 };
+    const folder = { ...files, 'v/b.mp4': 'video', 'v/b.de.vtt': files['v/a.en.vtt'] };
+    const finder = new CaptionFinder(origin(folder, calls), 60_000);
+    expect((await finder.find('v/a.mp4')).map((t) => t.lang)).toEqual(['en', 'fr']);
+    expect((await finder.find('v/b.mp4')).map((t) => t.lang)).toEqual(['de']);
+    expect(await finder.find('v/c.mp4')).toEqual([]);
+    expect(calls.list).toBe(1);
+  });
+
   test('a failed listing leaves the stream without captions and is asked again next time', async () => {
     const calls = { list: 0 };
     const finder = new CaptionFinder(origin(files, calls, true), 60_000);

@@ -20,41 +20,60 @@ const LIST_LIMIT = 2000;
 /**
  * Finds a source's caption files (`<stem>.<lang>.vtt|srt` beside it) and reads them as cues.
  * What a folder holds is remembered for `ttlMs`, like a source's stat, so manifests do not list
- * the folder on every request.
+ * the folder on every request, nor once per source of a folder.
  */
 export class CaptionFinder {
   readonly #origin: CaptionOrigin;
   readonly #found: LRUCache<string, CaptionTrack[]>;
+  readonly #folders: LRUCache<string, string[]>;
 
   constructor(origin: CaptionOrigin, ttlMs: number) {
     this.#origin = origin;
     this.#found = new LRUCache({ max: 5000, ttl: Math.max(1, ttlMs) });
+    // Bounded by size too: a folder may hold up to LIST_LIMIT caption-like names.
+    this.#folders = new LRUCache({
+      max: 1000,
+      maxSize: 4_000_000,
+      sizeCalculation: (paths) => 1 + paths.reduce((sum, path) => sum + path.length, 0),
+      ttl: Math.max(1, ttlMs),
+    });
   }
 
   /** The caption tracks of `sourcePath`, sorted by language (none when the origin cannot list). */
   async find(sourcePath: string): Promise<CaptionTrack[]> {
     const cached = this.#found.get(sourcePath);
     if (cached) return cached;
-    const list = this.#origin.list?.bind(this.#origin);
-    if (!list) return [];
-    // Captions are extras: a listing that fails leaves the stream without them (and is not
-    // remembered), never without its video.
-    let failed = false;
-    const listing = await list(stemOf(sourcePath).dir, LIST_LIMIT).catch((error: unknown) => {
-      if (!(error instanceof NotFoundError)) failed = true;
-      return [];
-    });
-    if (failed) return [];
+    const listing = await this.#folder(stemOf(sourcePath).dir);
+    if (!listing) return [];
     const tracks: CaptionTrack[] = [];
-    for (const file of captionFiles(
-      sourcePath,
-      listing.map((entry) => entry.path),
-    )) {
+    for (const file of captionFiles(sourcePath, listing)) {
       const stat = await this.#origin.stat(file.path).catch(() => undefined);
       if (stat) tracks.push({ ...file, version: `${stat.version}:${stat.size}` });
     }
     this.#found.set(sourcePath, tracks);
     return tracks;
+  }
+
+  /**
+   * The caption-like files (`.vtt`, `.srt`) of a folder, listed once per TTL for every source in
+   * it; undefined when the listing failed. Captions are extras: a listing that fails leaves the
+   * stream without them (and is not remembered), never without its video.
+   */
+  async #folder(dir: string): Promise<string[] | undefined> {
+    const known = this.#folders.get(dir);
+    if (known) return known;
+    const list = this.#origin.list?.bind(this.#origin);
+    if (!list) return undefined;
+    let listing: SourceListing[];
+    try {
+      listing = await list(dir, LIST_LIMIT);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) return undefined;
+      listing = [];
+    }
+    const paths = listing.map((entry) => entry.path).filter((path) => /\.(?:vtt|srt)$/.test(path));
+    this.#folders.set(dir, paths);
+    return paths;
   }
 
   /** The cues of one track (a file over `MAX_SUBTITLE_BYTES` is a 413). */
