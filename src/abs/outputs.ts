@@ -73,7 +73,7 @@ function requireTrack(plan: AbsPlan, height: number): void {
  * ladder that holds the rendition. A signed listing repeats its query as is: the signature
  * covers it exactly. A listing reached without a query (`tr` in the path) adds none.
  */
-export function segmentQuery(request: RequestOf<AbsKindName>, query: string): string {
+function segmentQuery(request: RequestOf<AbsKindName>, query: string): string {
   if (query === '' || /(?:^|[?&])ik-s=/.test(query)) return query;
   const canonical = serializeParams({ ...request.params, sr: undefined });
   return canonical ? trQuery(canonical) : '';

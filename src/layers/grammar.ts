@@ -93,7 +93,7 @@ function accepted(layer: Pick<Layer, 'type' | 'input'>): readonly LayerKey[] {
 }
 
 /** `RRGGBB`, `RRGGBBAA` or a colour name, for parameter `param`. */
-export function parseLayerColor(param: string, raw: string): LayerColor {
+function parseLayerColor(param: string, raw: string): LayerColor {
   const named = COLOR_NAMES[raw.toLowerCase()];
   if (named) return { rgb: named, opacity: 1 };
   if (/^[0-9a-fA-F]{6}$/.test(raw)) return { rgb: raw.toUpperCase(), opacity: 1 };
@@ -104,7 +104,7 @@ export function parseLayerColor(param: string, raw: string): LayerColor {
 }
 
 /** The canonical text of a colour. */
-export function serializeLayerColor(color: LayerColor): string {
+function serializeLayerColor(color: LayerColor): string {
   return color.opacity >= 1
     ? color.rgb
     : `${color.rgb}${String(Math.round(color.opacity * 100)).padStart(2, '0')}`;

@@ -151,7 +151,7 @@ function seconds(value: LayerTime, frame: LayerFrame): number {
 }
 
 /** lso/leo/ldu resolved on the base output's timeline; `leo` wins over `ldu`. */
-export function layerWindow(layer: Layer, frame: LayerFrame): LayerWindow {
+function layerWindow(layer: Layer, frame: LayerFrame): LayerWindow {
   const start = layer.lso ? Math.max(0, seconds(layer.lso, frame)) : 0;
   const end = layer.leo
     ? seconds(layer.leo, frame)
@@ -209,7 +209,7 @@ function focusPosition(focus: Focus): PlannedPosition {
  * Where a layer goes: `lx`/`ly` (top-left corner; `N` from the far edge) or `lxc`/`lyc` (centre)
  * win over `lfo`; an axis left out of an explicit position is 0; no position at all is the centre.
  */
-export function layerPosition(layer: Layer): PlannedPosition {
+function layerPosition(layer: Layer): PlannedPosition {
   const explicit = layer.lx ?? layer.ly ?? layer.lxc ?? layer.lyc;
   if (!explicit) return focusPosition(layer.lfo ?? 'center');
   const x = layer.lx
