@@ -38,6 +38,12 @@ const MAX_BYTES_BEFORE_PUBLISH = 256 * 1024;
 const MAX_CHUNK_STREAMS = 64;
 /** Largest audio/video message (one 4K keyframe is a few MB; the wire limit is 16 MB). */
 const MAX_MEDIA_BYTES = 16 * 1024 * 1024;
+/**
+ * Declared bytes of the messages a connection has begun but not finished, across all its chunk
+ * streams: one largest video message with audio interleaved. A message's body is allocated whole
+ * on its first chunk, so without this 64 half-sent 16 MB messages would hold 1 GB.
+ */
+const MAX_UNFINISHED_BYTES = 2 * MAX_MEDIA_BYTES;
 
 /** Why a publish is refused, as the `onStatus` code the publisher sees. */
 export interface PublishRefusal {
@@ -73,7 +79,8 @@ interface ChunkState {
   type: number;
   streamId: number;
   extended: boolean;
-  parts: Buffer[];
+  /** The message being received, when it spans several chunks. */
+  body: Buffer | undefined;
   received: number;
 }
 
@@ -93,6 +100,8 @@ export class RtmpSession {
   #need = 1;
   #inChunkSize = 128;
   #chunks = new Map<number, ChunkState>();
+  /** Sum of the lengths of the chunk streams' unfinished messages (`MAX_UNFINISHED_BYTES`). */
+  #unfinished = 0;
   #bytesIn = 0;
   #lastAck = 0;
   #peerWindow = 0;
@@ -255,7 +264,7 @@ export class RtmpSession {
         type: 0,
         streamId: 0,
         extended: false,
-        parts: [],
+        body: undefined,
         received: 0,
       };
     }
@@ -298,16 +307,35 @@ export class RtmpSession {
     state.streamId = streamId;
     state.extended = extended;
     this.#chunks.set(csid, state);
-    if (take > 0) state.parts.push(input.subarray(offset, offset + take));
-    state.received += take;
+    const payload = input.subarray(offset, offset + take);
     this.#input = input.subarray(offset + take);
+    if (starting && take < length) {
+      if (this.#unfinished + length > MAX_UNFINISHED_BYTES)
+        throw new ProtocolError('too many unfinished messages');
+      this.#unfinished += length;
+      state.body = Buffer.allocUnsafeSlow(length);
+    }
+    // Payloads are copied out, never kept as views: a view would keep the whole input buffer it
+    // came from alive (the bytes of every other message in it) for as long as it is held.
+    const body = state.body;
+    if (!body) {
+      this.#onMessage(type, state.timestamp, state.streamId, Buffer.from(payload));
+      return true;
+    }
+    payload.copy(body, state.received);
+    state.received += take;
     if (state.received >= length) {
-      const body = state.parts.length === 1 ? state.parts[0]! : Buffer.concat(state.parts);
-      state.parts = [];
-      state.received = 0;
+      this.#forget(state);
       this.#onMessage(type, state.timestamp, state.streamId, body);
     }
     return true;
+  }
+
+  /** Drops a chunk stream's unfinished message (completed, or aborted by the peer). */
+  #forget(state: ChunkState): void {
+    if (state.body) this.#unfinished -= state.body.length;
+    state.body = undefined;
+    state.received = 0;
   }
 
   #onMessage(type: number, timestamp: number, streamId: number, body: Buffer): void {
@@ -322,10 +350,7 @@ export class RtmpSession {
       case ABORT:
         if (body.length >= 4) {
           const state = this.#chunks.get(body.readUInt32BE(0));
-          if (state) {
-            state.parts = [];
-            state.received = 0;
-          }
+          if (state) this.#forget(state);
         }
         return;
       case ACK:

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { encodeAmf0 } from './amf0.js';
+import { type MediaSink, RtmpSession } from './rtmp.js';
+
+/**
+ * What one publisher can make the ingest hold, with the RTMP session on a fake socket (no
+ * network, no ffmpeg): half-sent messages across chunk streams, and tiny tags before the
+ * transcoder starts.
+ */
+
+class FakeSocket extends EventEmitter {
+  destroyed = false;
+  paused = false;
+  setNoDelay(): void {}
+  write(): boolean {
+    return true;
+  }
+  end(): void {
+    this.destroy();
+  }
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.emit('close');
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+}
+
+/** A message as 128-byte chunks (the default chunk size), fmt 0 then fmt 3. */
+function chunks(csid: number, type: number, streamId: number, body: Buffer, stamp = 0): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = csid;
+  header.writeUIntBE(stamp, 1, 3);
+  header.writeUIntBE(body.length, 4, 3);
+  header[7] = type;
+  header.writeUInt32LE(streamId, 8);
+  const parts: Buffer[] = [header];
+  for (let offset = 0; offset < body.length; offset += 128) {
+    if (offset > 0) parts.push(Buffer.from([0xc0 | csid]));
+    parts.push(body.subarray(offset, offset + 128));
+  }
+  return Buffer.concat(parts);
+}
+
+/** A session that has published, with every media message it delivered. */
+function published(): { socket: FakeSocket; session: RtmpSession; got: Array<[number, Buffer]> } {
+  const socket = new FakeSocket();
+  const got: Array<[number, Buffer]> = [];
+  const sink: MediaSink = { media: (type, _t, payload) => got.push([type, payload]), end: () => {} };
+  const session = new RtmpSession(
+    socket as unknown as Socket,
+    { publish: () => sink },
+    { publishWithinMs: 10_000, idleMs: 10_000 },
+  );
+  socket.emit('data', Buffer.concat([Buffer.from([3]), randomBytes(1536)]));
+  socket.emit('data', randomBytes(1536));
+  socket.emit('data', chunks(3, 20, 0, encodeAmf0('connect', 1, { app: 'live' })));
+  socket.emit('data', chunks(3, 20, 0, encodeAmf0('createStream', 2, null)));
+  socket.emit('data', chunks(4, 20, 1, encodeAmf0('publish', 3, null, 'key', 'live')));
+  expect(session.publishing).toBe(true);
+  return { socket, session, got };
+}
+
+describe('RTMP session limits', () => {
+  test('a large video message interleaved with audio arrives intact, on its own bytes', () => {
+    const { socket, got } = published();
+    const video = randomBytes(1024 * 1024);
+    const audio = randomBytes(100);
+    const videoChunks = chunks(6, 9, 1, video);
+    // Half the video, one audio message on another chunk stream, then the rest of the video.
+    const cut = 12 + 128 + 129 * 3999;
+    socket.emit('data', Buffer.concat([videoChunks.subarray(0, cut), chunks(5, 8, 1, audio)]));
+    socket.emit('data', videoChunks.subarray(cut));
+    expect(got.map(([type]) => type)).toEqual([8, 9]);
+    expect(got[0]![1].equals(audio)).toBe(true);
+    expect(got[1]![1].equals(video)).toBe(true);
+    // Copies, not views of the input: a held payload does not keep other messages' bytes alive.
+    expect(got[0]![1].buffer.byteLength).toBeLessThan(64 * 1024);
+    expect(socket.destroyed).toBe(false);
+  });
+
+  test('half-sent messages on many chunk streams close the connection, not hold 16 MB each', () => {
+    const { socket, session } = published();
+    const twelveMegabytes = 12 * 1024 * 1024;
+    for (let csid = 5; csid < 9 && !socket.destroyed; csid++) {
+      // A full header declaring 12 MB of video, then only the first chunk.
+      const header = Buffer.alloc(12);
+      header[0] = csid;
+      header.writeUIntBE(twelveMegabytes, 4, 3);
+      header[7] = 9;
+      header.writeUInt32LE(1, 8);
+      socket.emit('data', Buffer.concat([header, randomBytes(128)]));
+    }
+    expect(socket.destroyed).toBe(true);
+    expect(session.closeReason).toBe('too many unfinished messages');
+  });
+});
