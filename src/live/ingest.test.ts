@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
+import { JobLimiter } from '../render/limiter.js';
 import { encodeAmf0 } from './amf0.js';
 import { type MediaSink, RtmpSession } from './rtmp.js';
+import { LiveStream } from './stream.js';
 
 /**
  * What one publisher can make the ingest hold, with the RTMP session on a fake socket (no
@@ -101,5 +103,42 @@ describe('RTMP session limits', () => {
     }
     expect(socket.destroyed).toBe(true);
     expect(session.closeReason).toBe('too many unfinished messages');
+  });
+});
+
+describe('media before the transcoder starts', () => {
+  test('a flood of tiny tags is counted by entry, so the publisher is paused early', () => {
+    const stream = new LiveStream(
+      't',
+      '/nonexistent',
+      {
+        ffmpegPath: 'ffmpeg',
+        heights: [240],
+        segmentSeconds: 2,
+        partSeconds: 0.5,
+        window: 6,
+        graceMs: 1000,
+        maxDurationMs: 60_000,
+        limiter: new JobLimiter(1, 1),
+        log: { info: () => {}, warn: () => {}, error: () => {} } as never,
+      },
+      () => {},
+    );
+    let paused = false;
+    const session = { pause: () => (paused = true), resume: () => {}, close: () => {} };
+    const sink = stream.attach(session as unknown as RtmpSession);
+    const one = Buffer.from([0xaf]);
+    // One-byte audio tags, all at the same time stamp: never a second of media, never a picture.
+    let sent = 0;
+    const started = Date.now();
+    while (!paused && sent < 1_000_000) {
+      sink.media(8, 0, one, Date.now());
+      sent++;
+    }
+    expect(paused).toBe(true);
+    // 8 MB at 65 bytes a tag, and each tag in constant time (the check used to scan the buffer).
+    expect(sent).toBeLessThan(140_000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    void stream.end('test over');
   });
 });

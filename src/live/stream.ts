@@ -51,6 +51,8 @@ export interface LiveStats {
 
 /** Media buffered before the transcoder starts (it needs the stream's shape first). */
 const MAX_EARLY_BYTES = 8 * 1024 * 1024;
+/** What one buffered tag costs beyond its payload (its entry), so tiny tags cannot pile up uncounted. */
+const EARLY_TAG_COST = 64;
 /** Media without a picture after which a publisher is refused (an audio-only stream). */
 const NO_VIDEO_MS = 5000;
 /** Blocking requests held at once per stream (each is a socket and a closure). */
@@ -92,6 +94,8 @@ export class LiveStream {
   #session: RtmpSession | undefined;
   #early: Array<{ type: number; timestamp: number; payload: Buffer; arrivedAt: number }> = [];
   #earlyBytes = 0;
+  /** Video tags in `#early` (counted, not searched for on every tag). */
+  #earlyVideo = 0;
   #metadata: AmfObject | undefined;
   #sequenceHeaders = new Map<number, Buffer>();
   #stdin: PassThrough | undefined;
@@ -189,7 +193,8 @@ export class LiveStream {
     }
     if (!this.#transcoder) {
       this.#early.push({ type, timestamp: stamped, payload, arrivedAt });
-      this.#earlyBytes += payload.length;
+      this.#earlyBytes += payload.length + EARLY_TAG_COST;
+      if (type === 9) this.#earlyVideo++;
       if (this.#readyToStart()) {
         try {
           this.#start();
@@ -205,21 +210,20 @@ export class LiveStream {
     this.#write(flvTag(type, stamped, payload));
   }
 
-  /** Enough is known to shape the ladder: the metadata plus a picture, or a second of media. */
   /** Seconds of media and not one picture: an audio-only publisher, which a video ladder cannot serve. */
   #noVideo(): boolean {
     const first = this.#early[0]?.timestamp ?? 0;
     const last = this.#early.at(-1)?.timestamp ?? 0;
-    return last - first >= NO_VIDEO_MS && !this.#early.some((tag) => tag.type === 9);
+    return last - first >= NO_VIDEO_MS && this.#earlyVideo === 0;
   }
 
+  /** Enough is known to shape the ladder: the metadata plus a picture, or a second of media. */
   #readyToStart(): boolean {
-    const video = this.#early.filter((tag) => tag.type === 9);
-    if (video.length === 0) return false;
+    if (this.#earlyVideo === 0) return false;
     const first = this.#early[0]!.timestamp;
     const last = this.#early.at(-1)!.timestamp;
     return (
-      (this.#metadata !== undefined && video.length > 1) ||
+      (this.#metadata !== undefined && this.#earlyVideo > 1) ||
       last - first >= 1000 ||
       this.#earlyBytes > MAX_EARLY_BYTES / 2
     );
@@ -244,6 +248,7 @@ export class LiveStream {
     const early = this.#early;
     this.#early = [];
     this.#earlyBytes = 0;
+    this.#earlyVideo = 0;
     this.#stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
     const { segmentSeconds, partSeconds } = this.#settings;
     this.#variants = liveVariantNames(this.rungs, this.hasAudio).map(
