@@ -28,9 +28,6 @@ export const OTHER_USER_AGENT = `${CLASS_USER_AGENT_PREFIX}any`;
 /** What a CDN looks for in a request line to decide that the class belongs in the key. */
 export const AUTO_FORMAT_MARKER = 'f-auto';
 
-/** The only query parameters that reach a response; a cache key holds exactly these. */
-export const KEY_QUERY_PARAMETERS = ['tr', 'ik-s', 'ik-t'] as const;
-
 const MP4_ONLY = new RegExp(MP4_ONLY_PATTERN);
 const WEBM = new RegExp(WEBM_PATTERN);
 const NORMALISED = new RegExp(`^${CLASS_USER_AGENT_PREFIX.replace(/[/.]/g, '\\$&')}(webm|mp4)$`);

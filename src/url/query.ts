@@ -1,7 +1,12 @@
 import { BadRequestError } from '../errors.js';
 
-/** The query parameters that are part of a resource; every other one is ignored everywhere. */
-const FORWARDED = new Set(['tr', 'ik-t', 'ik-s']);
+/**
+ * The only query parameters that reach a response, so the only ones a cache key (the proxy's, a
+ * CDN's: deploy/cdn/) holds; every other one is ignored everywhere.
+ */
+export const KEY_QUERY_PARAMETERS = ['tr', 'ik-s', 'ik-t'] as const;
+
+const FORWARDED = new Set<string>(KEY_QUERY_PARAMETERS);
 
 /** Longest query a playlist may repeat on each of its URLs (it is written once per segment). */
 export const MAX_FORWARDED_QUERY_LENGTH = 4096;

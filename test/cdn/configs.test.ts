@@ -7,13 +7,13 @@ import {
   browserClass,
   CLASS_USER_AGENT_PREFIX,
   classUserAgent,
-  KEY_QUERY_PARAMETERS,
   MP4_ONLY_PATTERN,
   OTHER_USER_AGENT,
   WEBM_PATTERN,
 } from '../../src/plan/browser-class.js';
 import { chooseAutoFormat } from '../../src/plan/video.js';
 import { PARAM_ORDER } from '../../src/url/params.js';
+import { KEY_QUERY_PARAMETERS } from '../../src/url/query.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { BROWSERS } from './user-agents.js';
 
