@@ -43,6 +43,14 @@ describe('FragmentReader', () => {
       expect(out[0]!.bytes.subarray(4, 8).toString()).toBe('moof');
     }
   });
+  test('a track run declaring more samples than it holds stops the reader', () => {
+    // Per-sample durations (0x100) for 1000 samples, with room for one.
+    const trun = box('trun', full(0, 0x100, u32(1000, 3000)));
+    const moof = box('moof', box('traf', box('tfhd', full(0, 0, u32(1))), trun));
+    const reader = new FragmentReader();
+    reader.push(init());
+    expect(() => reader.push(Buffer.concat([moof, box('mdat', Buffer.alloc(8))]))).toThrow(/declares 1000/);
+  });
   test('a box no transcoder writes stops the reader', () => {
     const reader = new FragmentReader();
     expect(() => reader.push(Buffer.from([0, 0, 0, 4, 0x6d, 0x6f, 0x6f, 0x66]))).toThrow(/box size/);

@@ -1,3 +1,6 @@
+import { RenderError } from '../errors.js';
+import { type Box, BoxReader } from '../media/boxes.js';
+
 /**
  * Pure: cuts a fragmented MP4 byte stream (ffmpeg's `-f mp4 -movflags +empty_moov+frag_keyframe
  * -frag_duration`) into its init segment and its fragments (one `moof` + `mdat` each), reading
@@ -19,36 +22,6 @@ export interface Fragment {
 /** Largest box accepted from the transcoder (a fragment of a few seconds of 4K is far below). */
 const MAX_BOX_BYTES = 64 * 1024 * 1024;
 
-interface BoxAt {
-  type: string;
-  start: number;
-  /** Offset of the payload. */
-  body: number;
-  end: number;
-}
-
-function* boxes(buf: Buffer, start: number, end: number): Generator<BoxAt> {
-  let offset = start;
-  while (offset + 8 <= end) {
-    let size = buf.readUInt32BE(offset);
-    const type = buf.toString('latin1', offset + 4, offset + 8);
-    let body = offset + 8;
-    if (size === 1) {
-      if (offset + 16 > end) return;
-      size = Number(buf.readBigUInt64BE(offset + 8));
-      body = offset + 16;
-    } else if (size === 0) size = end - offset;
-    if (size < body - offset || offset + size > end) return;
-    yield { type, start: offset, body, end: offset + size };
-    offset += size;
-  }
-}
-
-function child(buf: Buffer, parent: BoxAt, type: string): BoxAt | undefined {
-  for (const box of boxes(buf, parent.body, parent.end)) if (box.type === type) return box;
-  return undefined;
-}
-
 const NON_SYNC = 0x10000;
 
 /** Defaults a movie's `trex` gives its fragments. */
@@ -58,71 +31,76 @@ interface TrackDefaults {
   flags: number;
 }
 
+/** A reader of one top-level box the transcoder wrote, and that box. */
+function open(box: Buffer): { reader: BoxReader; root: Box } {
+  const reader = new BoxReader(box, { error: (message) => new RenderError(message) });
+  return { reader, root: reader.children()[0]! };
+}
+
 /** Reads the first track's timescale and fragment defaults from `moov`. */
-function readMoov(buf: Buffer, moov: BoxAt): TrackDefaults {
+function readMoov(moov: Buffer): TrackDefaults {
+  const { reader, root } = open(moov);
   const out: TrackDefaults = { timescale: 1000, duration: 0, flags: 0 };
-  const trak = child(buf, moov, 'trak');
-  const mdhd = trak && child(buf, child(buf, trak, 'mdia') ?? trak, 'mdhd');
-  if (mdhd) out.timescale = buf.readUInt32BE(mdhd.body + (buf[mdhd.body] === 1 ? 20 : 12)) || 1000;
-  const mvex = child(buf, moov, 'mvex');
-  const trex = mvex && child(buf, mvex, 'trex');
-  if (trex && trex.end - trex.body >= 24) {
-    out.duration = buf.readUInt32BE(trex.body + 12);
-    out.flags = buf.readUInt32BE(trex.body + 20);
+  const mdhd = reader.path(root, ['trak', 'mdia', 'mdhd']);
+  if (mdhd) out.timescale = reader.u32(mdhd, reader.fullBox(mdhd).version === 1 ? 20 : 12) || 1000;
+  const trex = reader.path(root, ['mvex', 'trex']);
+  if (trex) {
+    out.duration = reader.u32(trex, 12);
+    out.flags = reader.u32(trex, 20);
   }
   return out;
 }
 
 /** Reads one `moof`'s first track run: start, duration (ticks) and first-sample sync. */
 function readMoof(
-  buf: Buffer,
-  moof: BoxAt,
+  moof: Buffer,
   track: TrackDefaults,
 ): { start: number; duration: number; independent: boolean } {
-  const traf = child(buf, moof, 'traf');
+  const { reader, root } = open(moof);
+  const traf = reader.child(root, 'traf');
   if (!traf) return { start: 0, duration: 0, independent: false };
   let defaultDuration = track.duration;
   let defaultFlags = track.flags;
-  const tfhd = child(buf, traf, 'tfhd');
+  const tfhd = reader.child(traf, 'tfhd');
   if (tfhd) {
-    const flags = buf.readUInt32BE(tfhd.body) & 0xffffff;
-    let at = tfhd.body + 8;
+    const { flags } = reader.fullBox(tfhd);
+    let at = 8;
     if (flags & 0x01) at += 8;
     if (flags & 0x02) at += 4;
     if (flags & 0x08) {
-      defaultDuration = buf.readUInt32BE(at);
+      defaultDuration = reader.u32(tfhd, at);
       at += 4;
     }
     if (flags & 0x10) at += 4;
-    if (flags & 0x20) defaultFlags = buf.readUInt32BE(at);
+    if (flags & 0x20) defaultFlags = reader.u32(tfhd, at);
   }
+  const tfdt = reader.child(traf, 'tfdt');
   let start = 0;
-  const tfdt = child(buf, traf, 'tfdt');
-  if (tfdt)
-    start =
-      buf[tfdt.body] === 1 ? Number(buf.readBigUInt64BE(tfdt.body + 4)) : buf.readUInt32BE(tfdt.body + 4);
+  if (tfdt) start = reader.fullBox(tfdt).version === 1 ? Number(reader.u64(tfdt, 4)) : reader.u32(tfdt, 4);
   let duration = 0;
   let independent = (defaultFlags & NON_SYNC) === 0;
-  const trun = child(buf, traf, 'trun');
+  const trun = reader.child(traf, 'trun');
   if (trun) {
-    const flags = buf.readUInt32BE(trun.body) & 0xffffff;
-    const count = buf.readUInt32BE(trun.body + 4);
-    let at = trun.body + 8;
+    const { flags } = reader.fullBox(trun);
+    const count = reader.u32(trun, 4);
+    let at = 8;
     if (flags & 0x01) at += 4;
     let firstFlags: number | undefined;
     if (flags & 0x04) {
-      firstFlags = buf.readUInt32BE(at);
+      firstFlags = reader.u32(trun, at);
       at += 4;
     }
-    for (let i = 0; i < count && at <= trun.end; i++) {
+    const fields = [0x100, 0x200, 0x400, 0x800].filter((bit) => flags & bit).length;
+    at = reader.table(trun, at, count, fields * 4);
+    for (let i = 0; i < count; i++) {
       let sampleDuration = defaultDuration;
       if (flags & 0x100) {
-        sampleDuration = buf.readUInt32BE(at);
+        sampleDuration = reader.u32(trun, at);
         at += 4;
       }
       if (flags & 0x200) at += 4;
       if (flags & 0x400) {
-        if (i === 0 && firstFlags === undefined) firstFlags = buf.readUInt32BE(at);
+        if (i === 0 && firstFlags === undefined) firstFlags = reader.u32(trun, at);
         at += 4;
       }
       if (flags & 0x800) at += 4;
@@ -164,7 +142,7 @@ export class FragmentReader {
         this.#initParts.push(box);
         if (type === 'moov') {
           this.init = Buffer.concat(this.#initParts);
-          this.#track = readMoov(box, { type, start: 0, body: 8, end: size });
+          this.#track = readMoov(box);
           this.#initParts = [];
         }
         continue;
@@ -174,7 +152,7 @@ export class FragmentReader {
         const moof = this.#moof;
         this.#moof = undefined;
         const track = this.#track!;
-        const info = readMoof(moof, { type: 'moof', start: 0, body: 8, end: moof.length }, track);
+        const info = readMoof(moof, track);
         out.push({
           bytes: Buffer.concat([moof, box]),
           start: info.start / track.timescale,
