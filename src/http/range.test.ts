@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { parseRangeHeader } from './range.js';
+import { parseOpenRange, parseRangeHeader } from './range.js';
 
 describe('parseRangeHeader', () => {
   test('no header means the whole body', () => {
@@ -71,5 +71,23 @@ describe('parseRangeHeader', () => {
       ),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('parseOpenRange (a body whose length is not known yet)', () => {
+  test('reads one range from a known first byte; anything else is served whole', () => {
+    expect(parseOpenRange('bytes=0-1')).toEqual({ start: 0, end: 1 });
+    expect(parseOpenRange('bytes=1000-')).toEqual({ start: 1000 });
+    // A suffix needs the length; several ranges, a reversed or malformed one are served whole.
+    for (const header of [undefined, 'bytes=-500', 'bytes=0-1,5-9', 'bytes=9-2', 'bytes=a-b', 'items=0-1']) {
+      expect(parseOpenRange(header), String(header)).toBeUndefined();
+    }
+  });
+
+  test('absurd numbers stay numbers the caller bounds (never NaN, never below zero)', () => {
+    const huge = parseOpenRange(`bytes=${'9'.repeat(400)}-`);
+    expect(huge?.start).toBe(Number.POSITIVE_INFINITY);
+    const wide = parseOpenRange(`bytes=5-${'9'.repeat(400)}`);
+    expect(wide).toEqual({ start: 5, end: Number.POSITIVE_INFINITY });
   });
 });
