@@ -141,11 +141,11 @@ function bufferObject(meta: CacheMeta, body: Buffer): CachedObject {
 }
 
 /** How long a range of a growing output waits for its first byte before the output is served whole. */
-export const GROWING_RANGE_WAIT_MS = 1000;
+const GROWING_RANGE_WAIT_MS = 1000;
 /** A range starting further than this past the written end of a growing output is served whole at once. */
-export const GROWING_RANGE_NEAR_BYTES = 256 * 1024;
+const GROWING_RANGE_NEAR_BYTES = 256 * 1024;
 /** Most bytes one answer from a growing output carries; the player asks again for the rest. */
-export const GROWING_RANGE_MAX_BYTES = 4 * 1024 * 1024;
+const GROWING_RANGE_MAX_BYTES = 4 * 1024 * 1024;
 
 /** A strong ETag derived from what identifies an output. */
 export function outputEtag(key: string): string {
