@@ -114,6 +114,11 @@ function readMoof(
 /** Feeds on the transcoder's output and hands out the init segment, then each fragment. */
 export class FragmentReader {
   #buffer: Buffer = Buffer.alloc(0);
+  /** Chunks not yet joined to `#buffer`: joined once `#need` bytes are there, so a large box
+   * arriving in many pipe reads is copied once, not once per read. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #need = 8;
   #track: TrackDefaults | undefined;
   #initParts: Buffer[] = [];
   #moof: Buffer | undefined;
@@ -122,18 +127,29 @@ export class FragmentReader {
 
   /** Adds bytes; returns the fragments they completed. Throws on a box no transcoder writes. */
   push(chunk: Buffer): Fragment[] {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
     const out: Fragment[] = [];
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#buffer.length + this.#pendingBytes < this.#need) return out;
+    this.#buffer =
+      this.#buffer.length === 0 && this.#pending.length === 1
+        ? chunk
+        : Buffer.concat([this.#buffer, ...this.#pending]);
+    this.#pending = [];
+    this.#pendingBytes = 0;
     for (;;) {
       const buf = this.#buffer;
+      this.#need = 8;
       if (buf.length < 8) break;
       let size = buf.readUInt32BE(0);
       if (size === 1) {
+        this.#need = 16;
         if (buf.length < 16) break;
         size = Number(buf.readBigUInt64BE(8));
       }
       if (size < 8 || size > MAX_BOX_BYTES)
         throw new Error(`unexpected box size ${size} in the transcoder's output`);
+      this.#need = size;
       if (buf.length < size) break;
       const box = buf.subarray(0, size);
       this.#buffer = buf.subarray(size);
