@@ -22,11 +22,6 @@ export function flvTag(type: number, timestamp: number, payload: Buffer): Buffer
   return Buffer.concat([head, payload, tail]);
 }
 
-/** True for a video message that holds a keyframe (FLV frame type 1). */
-export function isKeyframe(payload: Buffer): boolean {
-  return payload.length > 0 && payload[0]! >> 4 === 1;
-}
-
 /** True for an AVC/HEVC sequence header (codec config, not a picture). */
 export function isSequenceHeader(type: number, payload: Buffer): boolean {
   if (type === 9) return payload.length > 1 && (payload[0]! & 0x0f) === 7 && payload[1] === 0;
