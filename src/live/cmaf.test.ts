@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { box, full, u32 } from '../../test/support/boxes.js';
 import { FragmentReader } from './cmaf.js';
+import { LiveVariant } from './variant.js';
 
 /** An init segment: ftyp + moov with one track (timescale 90000) and trex defaults. */
 function init(): Buffer {
@@ -54,5 +55,24 @@ describe('FragmentReader', () => {
   test('a box no transcoder writes stops the reader', () => {
     const reader = new FragmentReader();
     expect(() => reader.push(Buffer.from([0, 0, 0, 4, 0x6d, 0x6f, 0x6f, 0x66]))).toThrow(/box size/);
+  });
+});
+
+describe('LiveVariant', () => {
+  test('a complete segment is its parts joined once, the same bytes for every request', () => {
+    const variant = new LiveVariant('240p', {
+      audio: false,
+      segmentSeconds: 1,
+      partSeconds: 0.5,
+      arrival: (seconds) => seconds * 1000,
+    });
+    variant.push(Buffer.concat([init(), fragment(0, 15, true), fragment(45_000, 15, false)]));
+    variant.push(fragment(90_000, 15, true));
+    expect(variant.segments.map((s) => [s.seq, s.parts.length])).toEqual([[0, 2]]);
+    const whole = variant.segmentBytes(0)!;
+    expect(whole.equals(Buffer.concat([variant.partBytes(0, 0)!, variant.partBytes(0, 1)!]))).toBe(true);
+    expect(whole.subarray(4, 8).toString()).toBe('moof');
+    expect(variant.segmentBytes(0)).toBe(whole);
+    expect(variant.partBytes(1, 0)?.subarray(4, 8).toString()).toBe('moof');
   });
 });

@@ -28,6 +28,8 @@ export interface LiveSegment {
   /** Wall-clock arrival of its first frame from the publisher, ms since the epoch. */
   arrivedAt: number;
   parts: LivePart[];
+  /** The whole segment once complete (its parts are then views of these bytes). */
+  bytes?: Buffer;
 }
 
 /** One variant as the served documents see it. */

@@ -116,6 +116,15 @@ export class LiveVariant {
     const open = this.open;
     this.open = undefined;
     if (!open || open.parts.length === 0) return;
+    // Joined once here, not on every request for the segment; the parts become views of the
+    // joined bytes, so nothing is held twice.
+    const bytes = Buffer.concat(open.parts.map((part) => part.bytes));
+    let offset = 0;
+    for (const part of open.parts) {
+      part.bytes = bytes.subarray(offset, offset + part.bytes.length);
+      offset += part.bytes.length;
+    }
+    open.bytes = bytes;
     this.segments.push(open);
     if (this.segments.length > KEPT_SEGMENTS) this.segments.splice(0, this.segments.length - KEPT_SEGMENTS);
   }
@@ -126,8 +135,7 @@ export class LiveVariant {
 
   /** A complete segment's bytes (its parts joined); undefined when not (or no longer) kept. */
   segmentBytes(seq: number): Buffer | undefined {
-    const segment = this.segments.find((s) => s.seq === seq);
-    return segment && Buffer.concat(segment.parts.map((part) => part.bytes));
+    return this.segments.find((s) => s.seq === seq)?.bytes;
   }
 
   /** A part's bytes, from a complete segment or the open one. */
