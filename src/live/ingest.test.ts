@@ -89,6 +89,16 @@ describe('RTMP session limits', () => {
     expect(socket.destroyed).toBe(false);
   });
 
+  test('metadata is passed on; a script message over 64 KB is skipped without being decoded', () => {
+    const { socket, got } = published();
+    socket.emit('data', chunks(5, 18, 1, encodeAmf0('@setDataFrame', 'onMetaData', { width: 320 })));
+    const big = Array.from({ length: 1000 }, () => Array.from({ length: 100 }, () => null));
+    socket.emit('data', chunks(5, 18, 1, encodeAmf0('onMetaData', { list: big })));
+    expect(got.map(([type]) => type)).toEqual([18]);
+    expect(got[0]![1].equals(encodeAmf0('onMetaData', { width: 320 }))).toBe(true);
+    expect(socket.destroyed).toBe(false);
+  });
+
   test('half-sent messages on many chunk streams close the connection, not hold 16 MB each', () => {
     const { socket, session } = published();
     const twelveMegabytes = 12 * 1024 * 1024;

@@ -385,6 +385,9 @@ export class RtmpSession {
     this.mediaBytes += body.length;
     this.#deadline.refresh();
     if (type === DATA) {
+      // Metadata is a few hundred bytes; a larger script message is skipped undecoded (16 MB of
+      // AMF0 would be millions of objects).
+      if (body.length > MAX_COMMAND_BYTES) return;
       // `@setDataFrame("onMetaData", {...})` is stored as a plain `onMetaData` script tag.
       const values = decodeAmf0(body);
       if (values[0] === '@setDataFrame') values.shift();
