@@ -244,6 +244,9 @@ describe.skipIf(!hasChromium)('adaptive streams play in headless Chromium', () =
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
+  /** dash.js's own ABR race after a seek (see the use below), not a fault of the stream. */
+  const DASHJS_ABR_SEEK_RACE = /^uncaught: Cannot read properties of null \(reading 'absoluteIndex'\)$/;
+
   // Each player gets a fresh proxy (and cache), so every segment it plays is encoded on demand.
   test.each([
     ['hls', 'ik-master.m3u8'],
@@ -261,7 +264,14 @@ describe.skipIf(!hasChromium)('adaptive streams play in headless Chromium', () =
         );
         console.info(`[${player}] ${JSON.stringify(report)}`);
         expect([...report.heights].sort((a, b) => a - b)).toEqual(EXPECTED_HEIGHTS);
-        expect(report.consoleErrors.filter((line) => line.startsWith('uncaught:'))).toEqual([]);
+        // dash.js 5's ABR rules occasionally read the representation of a request a seek has just
+        // cancelled (`null.absoluteIndex`), inside the player, whatever the server answered (seen
+        // once in CI under load, with the seek served and playback resumed). Every other uncaught
+        // error still fails the test.
+        const uncaught = report.consoleErrors.filter(
+          (line) => line.startsWith('uncaught:') && !DASHJS_ABR_SEEK_RACE.test(line),
+        );
+        expect(uncaught).toEqual([]);
         // The seek must have been served from the segment at 70 %, not by playing through to it.
         const seekSegment = `seg-${Math.floor(report.seekTarget / 4)}`;
         expect(report.segmentsRequested.some((segment) => segment.endsWith(`/${seekSegment}`))).toBe(true);
