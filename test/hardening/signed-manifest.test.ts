@@ -20,6 +20,18 @@ describe('signed HLS/DASH manifests with REQUIRE_SIGNED_URLS', () => {
     await proxy?.close();
   });
 
+  /** The origin request count once it has not moved for 500 ms (at most 15 s). */
+  const quietOriginRequests = async (): Promise<number> => {
+    let last = proxy.proxy.origin.stats().requests;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+      await new Promise((settle) => setTimeout(settle, 500));
+      const now = proxy.proxy.origin.stats().requests;
+      if (now === last) return now;
+      last = now;
+    }
+    throw new Error('the origin never went quiet');
+  };
+
   /** Resolves a relative playlist URI against the URL it was listed in. */
   const resolve = (uri: string, base: string) => {
     const url = new URL(uri, `http://x${base}`);
@@ -65,7 +77,8 @@ describe('signed HLS/DASH manifests with REQUIRE_SIGNED_URLS', () => {
   test('a manifest signature does not unlock another source, another ladder, or a changed query', async () => {
     const master = signPath('/sample.mp4/ik-master.m3u8?tr=sr-240', KEY);
     const query = new URL(`http://x${master}`).search;
-    const before = proxy.proxy.origin.stats().requests;
+    // The earlier tests' segments prefetch their successors in the background; count from quiet.
+    const before = await quietOriginRequests();
     for (const target of [
       `/portrait.mp4/ik-abs/240/seg-0.m4s${query}`,
       `/sample.mp4/ik-abs/240/seg-0.m4s${query.replace('sr-240', 'sr-240_360')}`,
