@@ -27,6 +27,18 @@ export interface ProxyChild extends ChildServer {
   mediaPids(): Promise<number[]>;
 }
 
+/** User and system CPU time a process has used so far, in microseconds (from /proc). */
+export async function processCpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every mainstream build. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** Reads VmRSS and VmHWM of a live process; undefined once it is gone. */
 export async function processMemory(pid: number): Promise<ProcessMemory | undefined> {
   try {
@@ -90,15 +102,26 @@ export async function startProxyChild(
   };
 }
 
-/** Starts the bare Hono reference serving `file` from memory. */
+/**
+ * Starts the bare Hono reference serving `file` from memory, with Hono's minimal headers or, given
+ * `headersFile` (a JSON object), with those headers and a new request id on every answer.
+ */
 export async function startHonoReference(
   repoRoot: string,
   file: string,
   contentType: string,
+  headersFile?: string,
 ): Promise<ChildServer> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'bench/hono-ref.ts'), file, contentType],
+    [
+      '--import',
+      'tsx',
+      path.join(repoRoot, 'bench/hono-ref.ts'),
+      file,
+      contentType,
+      ...(headersFile ? [headersFile] : []),
+    ],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],

