@@ -201,6 +201,8 @@ async function main(): Promise<void> {
       S3_FORCE_PATH_STYLE: 'true',
       CACHE_DIR: cacheDir,
       LOG_LEVEL: 'warn',
+      // The product's default (the test harness turns it off).
+      FFMPEG_STANDBY: '2',
       FFMPEG_PATH: ffmpegSpy.path,
       FFPROBE_PATH: ffprobeSpy.path,
     });
@@ -234,7 +236,7 @@ async function main(): Promise<void> {
       },
       async settle() {
         const deadline = Date.now() + SETTLE_LIMIT_MS;
-        while ((await proxy.mediaPids()).length > 0 && Date.now() < deadline) await sleep(50);
+        while ((await proxy.busyMediaPids()).length > 0 && Date.now() < deadline) await sleep(50);
       },
       async startExtraProxy(tag) {
         const extra = await startProxyChild(

@@ -25,6 +25,11 @@ export interface ProxyChild extends ChildServer {
   descendantPids(): Promise<number[]>;
   /** Descendants that are ffmpeg or ffprobe (or the wrapper scripts of those names). */
   mediaPids(): Promise<number[]>;
+  /**
+   * The same without standby ffmpeg processes (`FFMPEG_STANDBY`) that have had a second to
+   * start: those only wait for their input and use no CPU.
+   */
+  busyMediaPids(): Promise<number[]>;
 }
 
 /** User and system CPU time a process has used so far, in microseconds (from /proc). */
@@ -70,6 +75,25 @@ async function descendantsOf(pid: number, depth = 0): Promise<number[]> {
   return [...children, ...below.flat()];
 }
 
+async function mediaPidsOf(pid: number): Promise<number[]> {
+  const pids = await descendantsOf(pid);
+  const names = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
+  return pids.filter((_, index) => /^(ffmpeg|ffprobe)$/.test(names[index]!.trim()));
+}
+
+/** A standby's output path lies in the still decoder's folder (`ikvp-stills-`); start-up takes ~0.15 s. */
+async function isSettledStandby(pid: number): Promise<boolean> {
+  const [cmdline, stat, uptime] = await Promise.all([
+    readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
+    readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''),
+    readFile('/proc/uptime', 'utf8'),
+  ]);
+  if (!cmdline.includes('ikvp-stills-') || !stat) return false;
+  const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const ageSeconds = Number(uptime.split(' ')[0]) - startTicks / CLOCK_TICKS_PER_SECOND;
+  return ageSeconds > 1;
+}
+
 /**
  * Spawns `node --import tsx src/index.ts` with `env` on a free loopback port, its output in
  * `logFile`, and waits until `/healthz` answers. `nodeArgs` go before the script (e.g. `--cpu-prof`).
@@ -93,10 +117,11 @@ export async function startProxyChild(
     pid,
     memory: () => processMemory(pid),
     descendantPids: () => descendantsOf(pid),
-    mediaPids: async () => {
-      const pids = await descendantsOf(pid);
-      const names = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
-      return pids.filter((_, index) => /^(ffmpeg|ffprobe)$/.test(names[index]!.trim()));
+    mediaPids: () => mediaPidsOf(pid),
+    busyMediaPids: async () => {
+      const pids = await mediaPidsOf(pid);
+      const waiting = await Promise.all(pids.map((p) => isSettledStandby(p)));
+      return pids.filter((_, index) => !waiting[index]);
     },
     close: () => proxy.stop(12_000),
   };

@@ -13,6 +13,7 @@ import { createHttpApp, hotFetch } from './http/routes.js';
 import { LayerInputs } from './layers/index.js';
 import { LiveService, liveWorkDir } from './live/index.js';
 import { liveChildCount, runToBuffer } from './media/runner.js';
+import { StillDecoder } from './media/still-decoder.js';
 import { CountingOrigin } from './origin/counting.js';
 import { createOrigin } from './origin/index.js';
 import { isWritable, type Origin } from './origin/types.js';
@@ -90,6 +91,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     sourceTtlMs: config.sourceTtlMs,
     maxSourceBytes: config.maxSourceBytes,
   });
+  const stills = new StillDecoder(config.ffmpegPath, config.ffmpegStandby);
   const service = new RenderService({
     observer: {
       jobFinished: (kind, seconds, ok) => metrics?.job(kind, seconds, ok),
@@ -102,6 +104,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     workDir: path.join(config.cacheDir, 'live'),
     settings: {
       ffmpegPath: config.ffmpegPath,
+      stills,
       jobTimeoutMs: config.jobTimeoutMs,
       maxSourcePixels: config.maxSourcePixels,
       segmentSeconds: config.segmentSeconds,
@@ -248,6 +251,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
     live,
     beginShutdown() {
       stopping = true;
+      stills.close();
     },
     async close() {
       stopping = true;
@@ -255,6 +259,7 @@ export async function buildProxy(config: Config, options: BuildOptions = {}): Pr
       await live?.close();
       // Closing the source endpoint makes running encodes fail fast; then let them clean up.
       await endpoint.close();
+      stills.close();
       await api.close();
       await service.drain(5000);
     },

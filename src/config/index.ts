@@ -71,6 +71,8 @@ export interface Config {
   maxSourceStreams: number;
   maxOutputPixels: number;
   maxJobs: number;
+  /** ffmpeg processes kept started and waiting for a still (`FFMPEG_STANDBY`). */
+  ffmpegStandby: number;
   maxQueue: number;
   jobTimeoutMs: number;
   ffmpegPath: string;
@@ -289,6 +291,7 @@ export const SETTINGS = {
   maxSourceStreams: { name: 'MAX_SOURCE_STREAMS', fallback: '16', parse: integer(1) },
   maxOutputPixels: { name: 'MAX_OUTPUT_PIXELS', fallback: String(3840 * 2160), parse: integer(1) },
   maxJobs: { name: 'MAX_JOBS', fallback: '2', parse: integer(1, 256) },
+  ffmpegStandby: { name: 'FFMPEG_STANDBY', fallback: '2', parse: integer(0, 8) },
   maxQueue: { name: 'MAX_QUEUE', fallback: '32', parse: integer(0, 100000) },
   jobTimeout: { name: 'JOB_TIMEOUT', fallback: '600', parse: seconds },
   ffmpegPath: { name: 'FFMPEG_PATH', fallback: 'ffmpeg', parse: text },
@@ -382,6 +385,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxSourceStreams: v.maxSourceStreams!,
     maxOutputPixels: v.maxOutputPixels!,
     maxJobs: v.maxJobs!,
+    ffmpegStandby: v.ffmpegStandby!,
     maxQueue: v.maxQueue!,
     jobTimeoutMs: v.jobTimeout! * 1000,
     ffmpegPath: v.ffmpegPath!,

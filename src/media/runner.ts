@@ -83,21 +83,81 @@ export async function killAllChildren(graceMs = 2000): Promise<void> {
  * the child stalls on a full pipe) and await `done`.
  */
 export function startProcess(command: string, args: readonly string[], options: RunOptions): RunningProcess {
+  const child = spawnTracked(command, args, options.stdin !== undefined, options.extraOutputs ?? 0);
+  if (options.stdin && child.stdin) options.stdin.pipe(child.stdin);
+  return supervise(child, command, options);
+}
+
+/** Spawns a child in its own process group and tracks it until it closes. */
+function spawnTracked(
+  command: string,
+  args: readonly string[],
+  withStdin: boolean,
+  extraOutputs = 0,
+): ChildProcess {
   const child = spawn(command, args, {
-    stdio: [
-      options.stdin ? 'pipe' : 'ignore',
-      'pipe',
-      'pipe',
-      ...Array<'pipe'>(options.extraOutputs ?? 0).fill('pipe'),
-    ],
+    stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraOutputs).fill('pipe')],
     detached: true,
   });
   live.add(child);
-  if (options.stdin && child.stdin) {
-    // A step that exits early (or is killed) closes its stdin; that is not an error of the feeder.
-    child.stdin.on('error', () => {});
-    options.stdin.pipe(child.stdin);
-  }
+  // A step that exits early (or is killed) closes its stdin; that is not an error of the feeder.
+  child.stdin?.on('error', () => {});
+  return child;
+}
+
+/** A child started before its work is known, with fixed argv, waiting for its input on stdin. */
+export interface StandbyProcess {
+  /** True while it is alive and has not been given its input. */
+  readonly ready: boolean;
+  /**
+   * Writes `input` to stdin, closes it and collects stdout. The timeout and the signal count from
+   * this call, as if the process had been started now.
+   */
+  run(input: Buffer, options: Omit<RunOptions, 'stdin' | 'extraOutputs'>): Promise<Buffer>;
+  kill(): void;
+}
+
+/**
+ * Starts `command args` now and leaves it blocked on reading stdin: the dynamic linking and
+ * library set-up of an ffmpeg start (about 0.1 s) are paid before a request needs the process.
+ */
+export function startStandby(command: string, args: readonly string[]): StandbyProcess {
+  const child = spawnTracked(command, args, true);
+  // A waiting standby must not keep an otherwise finished process alive.
+  const handles = [child, child.stdin, child.stdout, child.stderr] as { unref?(): void; ref?(): void }[];
+  for (const handle of handles) handle.unref?.();
+  let taken = false;
+  let exited = false;
+  child.once('close', () => {
+    exited = true;
+    closed.add(child);
+    live.delete(child);
+  });
+  // A start failure (no such binary) must not crash the process; `ready` turns false.
+  child.once('error', () => {
+    exited = true;
+  });
+  return {
+    get ready() {
+      return !taken && !exited;
+    },
+    async run(input, options) {
+      if (taken || exited) throw new RenderError('The standby process is no longer available');
+      taken = true;
+      for (const handle of handles) handle.ref?.();
+      const proc = supervise(child, command, options);
+      const chunks: Buffer[] = [];
+      proc.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      child.stdin!.end(input);
+      await proc.done;
+      return Buffer.concat(chunks);
+    },
+    kill: () => killGroup(child),
+  };
+}
+
+/** Arms the timeout and the abort signal for a started child and turns its exit into `done`. */
+function supervise(child: ChildProcess, command: string, options: RunOptions): RunningProcess {
   let stderrTail = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => {

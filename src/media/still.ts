@@ -5,11 +5,35 @@ import type { StillFormat } from '../plan/types.js';
 /** What `renderStill` needs: a decoded frame (any format sharp reads) and the planned work. */
 export interface StillJob {
   frame: Buffer;
+  /** Set when `frame` is bare pixels (see `parsePpm`) rather than an encoded image. */
+  raw?: RawFrame;
   ops: readonly GeometryOp[];
   format: StillFormat;
   quality: number;
   /** sharp's decompression-bomb guard. */
   maxInputPixels: number;
+}
+
+/** The layout of bare 8-bit RGB pixels. */
+export interface RawFrame {
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+/**
+ * Splits a binary PPM (`P6`, maxval 255, as ffmpeg writes it) into its size and its pixels;
+ * `undefined` for anything else or a body of the wrong length.
+ */
+export function parsePpm(ppm: Buffer): { raw: RawFrame; pixels: Buffer } | undefined {
+  // "P6", whitespace, width, whitespace, height, whitespace, maxval, one whitespace byte.
+  const header = /^P6\s+(\d{1,5})\s+(\d{1,5})\s+255\s/.exec(ppm.subarray(0, 32).toString('latin1'));
+  if (!header) return undefined;
+  const width = Number(header[1]);
+  const height = Number(header[2]);
+  const start = header[0].length;
+  if (width === 0 || height === 0 || ppm.length - start !== width * height * 3) return undefined;
+  return { raw: { width, height, channels: 3 }, pixels: ppm.subarray(start) };
 }
 
 function hexToRgb(hex: string): { r: number; g: number; b: number; alpha: number } {
@@ -72,7 +96,7 @@ async function applyOp(input: Sharp, op: GeometryOp, maxInputPixels: number): Pr
  * in formats with alpha and are flattened onto the planned colour in JPEG.
  */
 export async function renderStill(job: StillJob): Promise<Buffer> {
-  let image = sharp(job.frame, { limitInputPixels: job.maxInputPixels });
+  let image = sharp(job.frame, { limitInputPixels: job.maxInputPixels, raw: job.raw });
   let flattenColor: string | undefined;
   for (const op of job.ops) {
     image = await applyOp(image, op, job.maxInputPixels);

@@ -3,6 +3,8 @@ import type { CaptionFinder } from '../captions/finder.js';
 import type { CaptionTrack } from '../captions/names.js';
 import type { LayerInputs } from '../layers/inputs.js';
 import type { SourceInput } from '../media/argv.js';
+import type { VideoSampleIndex } from '../media/frame-index.js';
+import type { StillDecoder } from '../media/still-decoder.js';
 import type { PlanLimits } from '../plan/types.js';
 import type { SourceFacts } from '../render/sources.js';
 import type { ParamKey } from '../url/params.js';
@@ -46,6 +48,8 @@ export interface OutputSettings {
   jobTimeoutMs: number;
   /** Reads layer inputs (`l-image,i-...`) from the origin; absent: layers are refused. */
   layerInputs?: LayerInputs;
+  /** Decodes stills cut from a source's index, with ffmpeg processes started ahead; absent: ffmpeg seeks. */
+  stills?: StillDecoder;
   /** Finds and reads the caption files beside a source; absent: streams list no captions. */
   captions?: CaptionFinder;
 }
@@ -70,6 +74,13 @@ export interface OutputBody {
   body: Buffer;
 }
 
+/** A source's video sample table and a way to read the bytes it points at. */
+export interface IndexedFrames {
+  index: VideoSampleIndex;
+  /** Bytes `start` to `end` (exclusive) of the source, from the origin. */
+  read(start: number, end: number): Promise<Buffer>;
+}
+
 /** What a buffered kind's `produce` may use: the request, the source, and the job machinery. */
 export interface ProduceContext<K extends OutputKindName> {
   request: RequestOf<K>;
@@ -81,6 +92,11 @@ export interface ProduceContext<K extends OutputKindName> {
    * ffmpeg; aborted when every requester has gone.
    */
   job<T>(label: string, work: (source: SourceInput, signal: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * The source's video samples by its own MP4/MOV index, when the proxy read it in-process and
+   * still holds it; `undefined` sends a still through ffmpeg's own seek.
+   */
+  frames?: IndexedFrames;
   /** Caches a second output the same job made (a segment's encode also yields its init segment). */
   storeSibling(request: ProxyRequest, output: OutputBody): void;
 }

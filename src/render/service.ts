@@ -297,11 +297,16 @@ export class RenderService {
       },
       body: output.body,
     });
+    const frameIndex = this.#deps.sources.frameIndex(request.sourcePath, stat);
     const output = await kind.produce({
       request,
       facts,
       inputs,
       settings: this.#deps.settings,
+      frames: frameIndex && {
+        index: frameIndex,
+        read: (start, end) => this.#deps.sources.readInterval(request.sourcePath, stat, start, end),
+      },
       job: (label, work) =>
         this.#timedJob(
           label,

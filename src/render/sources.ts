@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { OriginError, PayloadTooLargeError, ProxyError, UnsupportedMediaError } from '../errors.js';
 import type { SourceInput } from '../media/argv.js';
 import { probeArgs } from '../media/argv.js';
+import { readVideoSampleIndex, type VideoSampleIndex } from '../media/frame-index.js';
 import { locateMoov, MAX_MOOV_BYTES, parseMoov } from '../media/isobmff.js';
 import { parseProbeOutput } from '../media/probe.js';
 import { runToBuffer } from '../media/runner.js';
@@ -19,6 +20,12 @@ export interface SourceFacts {
   demuxer: NonNullable<ReturnType<typeof sniffDemuxer>>;
   info: MediaInfo;
 }
+
+/** Memory for the sample tables of recently used MP4/MOV sources (about 25 bytes per sample). */
+const FRAME_INDEX_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** Memory for recently read keyframe intervals (see `readInterval`). */
+const INTERVAL_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** What `SourceReader` needs, resolved once by the composition root. */
 export interface SourceReaderDeps {
@@ -49,6 +56,20 @@ export class SourceReader {
   readonly #unreadable = new LRUCache<string, UnsupportedMediaError>({ max: 5000, ttl: 10 * 60_000 });
   /** What each original is, per version: sniffed once, not on every range a player asks for. */
   readonly #originals = new LRUCache<string, OriginalDescription>({ max: 10_000 });
+  /**
+   * The video sample tables of MP4/MOV sources, per version, read from the same `moov` bytes as
+   * their facts: stills are cut from them without ffmpeg probing or seeking (`frameMp4`).
+   */
+  readonly #frameIndexes = new LRUCache<string, VideoSampleIndex>({
+    maxSize: FRAME_INDEX_CACHE_BYTES,
+    sizeCalculation: (index) => Math.max(1, index.bytes),
+  });
+  /** Keyframe intervals read for stills, per version and range: the frames of one interval share it. */
+  readonly #intervals = new LRUCache<string, Buffer>({
+    maxSize: INTERVAL_CACHE_BYTES,
+    sizeCalculation: (bytes) => Math.max(1, bytes.length),
+  });
+  readonly #intervalFlight = new SingleFlight<Buffer>();
   readonly #statFlight = new SingleFlight<SourceStat>();
   readonly #factsFlight = new SingleFlight<SourceFacts>();
 
@@ -130,7 +151,7 @@ export class SourceReader {
         `'${path}' is not a video or audio file the proxy can read (unrecognised container)`,
       );
     }
-    const indexed = demuxer === 'mov' ? await this.#readMp4Index(path, stat, head) : undefined;
+    const indexed = demuxer === 'mov' ? await this.#readMp4Index(path, stat, head, id) : undefined;
     const info = indexed ?? (await this.#probe(path, stat, demuxer));
     if (!info.video && !info.audio) {
       throw new UnsupportedMediaError(`'${path}' has no video or audio stream`);
@@ -167,7 +188,12 @@ export class SourceReader {
    * in-process: no ffprobe start (about 0.1 s) on the cold path. `undefined` sends the caller to
    * ffprobe (fragmented files, odd layouts, indexes larger than `MAX_MOOV_BYTES`, any surprise).
    */
-  async #readMp4Index(path: string, stat: SourceStat, head: Buffer): Promise<MediaInfo | undefined> {
+  async #readMp4Index(
+    path: string,
+    stat: SourceStat,
+    head: Buffer,
+    id: string,
+  ): Promise<MediaInfo | undefined> {
     try {
       let found = locateMoov(head, 0, stat.size);
       for (let hops = 0; found && 'next' in found && hops < 8; hops++) {
@@ -182,11 +208,39 @@ export class SourceReader {
         offset + size <= head.length
           ? head.subarray(offset, offset + size)
           : await this.#readRange(path, offset, offset + size - 1);
-      return parseMoov(moov, stat.size);
+      const info = parseMoov(moov, stat.size);
+      const frames = info?.video ? readVideoSampleIndex(moov) : undefined;
+      if (frames) this.#frameIndexes.set(id, frames);
+      return info;
     } catch (error) {
       this.#deps.log.debug({ err: error, path }, 'mp4 index not read; asking ffprobe');
       return undefined;
     }
+  }
+
+  /**
+   * The video sample table of an MP4/MOV source version, when its facts were read in-process and
+   * the table is still in memory; `undefined` otherwise (the caller uses ffmpeg's own seek).
+   */
+  frameIndex(path: string, stat: SourceStat): VideoSampleIndex | undefined {
+    return this.#frameIndexes.get(`${path}\u0000${stat.version}`);
+  }
+
+  /**
+   * Bytes `start` to `end` (exclusive) of a source version, read whole into memory and kept for
+   * the next still from the same keyframe interval; concurrent readers share one origin read.
+   */
+  async readInterval(path: string, stat: SourceStat, start: number, end: number): Promise<Buffer> {
+    const id = `${path}\u0000${stat.version}\u0000${start}\u0000${end}`;
+    const cached = this.#intervals.get(id);
+    if (cached) return cached;
+    return this.#intervalFlight.run(id, async () => {
+      const bytes = await this.#readRange(path, start, end - 1);
+      if (bytes.length !== end - start)
+        throw new OriginError(`The origin returned ${bytes.length} bytes for a ${end - start}-byte range`);
+      this.#intervals.set(id, bytes);
+      return bytes;
+    });
   }
 
   async #readRange(path: string, start: number, end: number): Promise<Buffer> {

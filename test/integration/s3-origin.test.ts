@@ -211,7 +211,8 @@ describe('a thumbnail in the middle of a large S3 object reads only part of it',
     for (const run of runs) {
       const inputs = [...run.argv.matchAll(/-i (\S+)/g)].map((match) => match[1]!);
       expect(inputs.length, run.argv).toBeGreaterThan(0);
-      for (const input of inputs) expect(input).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/s\/[0-9a-f]+$/);
+      // pipe:0 is a frame file the proxy cut from the index itself (stills).
+      for (const input of inputs) expect(input).toMatch(/^(http:\/\/127\.0\.0\.1:\d+\/s\/[0-9a-f]+|pipe:0)$/);
       expect(run.argv).not.toContain(`:${s3Port}`);
       expect(run.argv).not.toContain(`:${passThroughPort}`);
       expect(run.argv).not.toContain(BUCKET);

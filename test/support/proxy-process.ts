@@ -95,6 +95,8 @@ export async function startProxyProcess(
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       LOG_LEVEL: 'info',
+      // See test/support/proxy.ts: standby ffmpeg starts are off unless a test asks for them.
+      FFMPEG_STANDBY: '0',
       ...env,
       PORT: String(port ?? 0),
       HOST: '127.0.0.1',

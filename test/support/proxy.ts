@@ -31,6 +31,9 @@ export async function startProxy(
   const cacheDir = env.CACHE_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'ikvp-cache-')));
   const config = loadConfig({
     LOG_LEVEL: 'silent',
+    // A standby ffmpeg is a process start that is not a job; tests that count starts per request
+    // (single flight, coalescing) would see it. Its own tests turn it on.
+    FFMPEG_STANDBY: '0',
     ...env,
     CACHE_DIR: cacheDir,
     PORT: '0',
