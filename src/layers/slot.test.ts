@@ -91,9 +91,9 @@ describe('layer inputs are fetched inside the job slot', () => {
       .png()
       .toBuffer();
     let calls = 0;
-    // The first job grabs the frame: stand in for ffmpeg with a blue PNG.
+    // The first job grabs the frame: stand in for ffmpeg with a blue PNG (no geometry left to do).
     const job = <T>(label: string, work: (input: SourceInput, signal: AbortSignal) => Promise<T>) =>
-      calls++ === 0 ? Promise.resolve(frame as T) : inSlot(label, work);
+      calls++ === 0 ? Promise.resolve({ png: frame, raw: undefined, rest: [] } as T) : inSlot(label, work);
     const produce = thumbnailKind.produce(context('/a.mp4/ik-thumbnail.jpg', settings, job));
     await expect(produce).rejects.toThrow(/image layer #1 was not found/);
     expect(seen).toEqual([true]);
