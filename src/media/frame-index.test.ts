@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { fixturePath } from '../../test/support/fixtures.js';
 import { indexedFrameArgs } from './argv.js';
@@ -13,7 +12,6 @@ import {
 } from './frame-index.js';
 import { locateMoov } from './isobmff.js';
 
-const run = promisify(execFile);
 
 function moovOf(file: Buffer): Buffer {
   let found = locateMoov(file.subarray(0, 4096), 0, file.length);
