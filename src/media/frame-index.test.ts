@@ -12,7 +12,6 @@ import {
 } from './frame-index.js';
 import { locateMoov } from './isobmff.js';
 
-
 function moovOf(file: Buffer): Buffer {
   let found = locateMoov(file.subarray(0, 4096), 0, file.length);
   for (let hops = 0; found && 'next' in found && hops < 16; hops++) {
