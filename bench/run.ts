@@ -55,16 +55,21 @@ stat-ed, probed or rendered it.
 
 1. Cold thumbnail \`/<new key>/ik-thumbnail.jpg?tr=so-30,w-300\` (${REPS.thumbnail} reps) vs
    \`ffmpeg -ss 30 -i local.mp4 -frames:v 1 -f image2 out.jpg\`; origin bytes of that request / object size.
-   "Known source" asks the same key for so-30.N (stat and probe cached, a new frame job).
-2. The thumbnail from 1, cached, under \`wrk -c32 -t2 -d5s --latency\` vs a bare Hono app
-   (@hono/node-server, bench/hono-ref.ts, its own process) returning the same bytes from memory.
+   "Known source" asks the same key for so-30.N (stat and probe cached, a new frame job). The proxy runs
+   with its default FFMPEG_STANDBY=2: its ffmpeg for a still was started before the request, while the
+   reference pays its own start (about 0.1 s here); scenario 1's details say what each part cost.
+2. The thumbnail from 1, cached, under \`wrk -c32 -t2 -d5s --latency\` vs two bare Hono apps
+   (@hono/node-server, bench/hono-ref.ts, each its own process) returning the same bytes from memory:
+   one with Hono's minimal headers (Content-Type), one with the headers of the proxy's hit (copied
+   from it, a new X-Request-Id per answer). Server CPU per request is user + system time from /proc.
 3. \`/<new key>?tr=h-360\` streamed: first body byte and last byte vs raw ffmpeg running the argv the
    product builds (planVideo + videoArgs) on the local file, writing fragmented MP4 to a file.
 4. \`/<new key>/ik-master.m3u8?tr=sr-720\` (cold: stat + probe + playlist), then the first segment listed
    by the 720p media playlist, vs raw ffmpeg encoding that 4 s at 720p with the product's ABS argv; the
    same first segment at sr-360 for the 10-minute source vs the 10-second one.
-5. 50 identical requests at once on a new key (a thumbnail; a 2 s transform), counting ffmpeg/ffprobe
-   starts and origin requests/bytes, compared with one request alone on another new key.
+5. 50 identical requests at once on a new key (a thumbnail; a 2 s transform), counting ffmpeg runs that
+   finished (a standby started before the burst counts once, when it does the job) and ffprobe starts,
+   and origin requests/bytes, compared with one request alone on another new key.
 6. A second, fresh proxy process transcodes the ~1 GB source to h-360 while its VmRSS is sampled every
    100 ms; VmHWM at the end. Capped at ${HUGE_TRANSCODE_CAP_MS / 1000} s.
 7. The grain clip's q-100 output (cached on disk after one request) under wrk with random 1 MiB

@@ -549,6 +549,9 @@ async function burst(ctx: BenchContext, urls: string[]): Promise<BurstOutcome> {
     urls.map((url) => timedGet(url, { keepBody: true, timeoutMs: 120_000 })),
   );
   const ms = performance.now() - started;
+  // Runs that finished: a standby ffmpeg (FFMPEG_STANDBY) was started before the burst and its
+  // replacement after it, so starts would count 0 or 2 for one job; each job ends exactly once.
+  await ctx.settle();
   const after = await ctx.processRuns();
   const origin = ctx.counter.counts();
   const statusCounts = new Map<number, number>();
@@ -558,7 +561,7 @@ async function burst(ctx: BenchContext, urls: string[]): Promise<BurstOutcome> {
   return {
     statuses: [...statusCounts].map(([status, count]) => `${count}x${status}`).join(' '),
     identical: hashes.size === 1,
-    ffmpeg: after.ffmpeg - before.ffmpeg,
+    ffmpeg: after.ffmpegMs.length - before.ffmpegMs.length,
     ffprobe: after.ffprobe - before.ffprobe,
     originRequests: origin.requests,
     originBytes: origin.bytes,
