@@ -40,6 +40,8 @@ const DOC = path.join(REPO_ROOT, 'docs/benchmarks.md');
 const BUCKET = 'bench';
 /** The 1 GB transcode is stopped here so the whole bench stays near 10 minutes. */
 const HUGE_TRANSCODE_CAP_MS = 240_000;
+/** Longer than the still decoder's refill delay (100 ms) plus a spawn. */
+const STANDBY_REFILL_WAIT_MS = 300;
 /** Longest wait for the proxy's background jobs (a segment prefetch) before measuring anyway. */
 const SETTLE_LIMIT_MS = 30_000;
 
@@ -240,6 +242,9 @@ async function main(): Promise<void> {
         };
       },
       async settle() {
+        // A used standby ffmpeg is replaced about 0.1 s after the last still (FFMPEG_STANDBY):
+        // let that start happen now, not inside the next measurement.
+        await sleep(STANDBY_REFILL_WAIT_MS);
         const deadline = Date.now() + SETTLE_LIMIT_MS;
         while ((await proxy.busyMediaPids()).length > 0 && Date.now() < deadline) await sleep(50);
       },

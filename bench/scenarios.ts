@@ -139,6 +139,9 @@ export async function coldThumbnail(ctx: BenchContext): Promise<{ rows: Row[]; c
     await ctx.settle();
     referenceMs.push((await mustRun('ffmpeg', thumbnailReferenceArgs(ctx.media.big, 30, out))).ms);
   }
+  ctx.details.push(
+    `1: per repetition, proxy new source / known source / raw ffmpeg: ${proxyMs.map((ms, i) => `${formatMs(ms)} / ${formatMs(knownSourceMs[i]!)} / ${formatMs(referenceMs[i]!)}`).join('; ')}.`,
+  );
   const ratio = median(proxyMs) / median(referenceMs);
   const knownRatio = median(knownSourceMs) / median(referenceMs);
   const share = median(originShare);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startProxyProcess, stopProcess, waitForHttp } from '../test/support/proxy-process.js';
 import { freePort } from './util.js';
@@ -25,10 +25,7 @@ export interface ProxyChild extends ChildServer {
   descendantPids(): Promise<number[]>;
   /** Descendants that are ffmpeg or ffprobe (or the wrapper scripts of those names). */
   mediaPids(): Promise<number[]>;
-  /**
-   * The same without standby ffmpeg processes (`FFMPEG_STANDBY`) that have had a second to
-   * start: those only wait for their input and use no CPU.
-   */
+  /** The same without standby ffmpeg processes (`FFMPEG_STANDBY`) waiting for their input. */
   busyMediaPids(): Promise<number[]>;
 }
 
@@ -81,17 +78,19 @@ async function mediaPidsOf(pid: number): Promise<number[]> {
   return pids.filter((_, index) => /^(ffmpeg|ffprobe)$/.test(names[index]!.trim()));
 }
 
-/** A standby's output path lies in the still decoder's folder (`ikvp-stills-`); start-up takes ~0.15 s. */
+/**
+ * A standby ffmpeg waiting for its input: its output path lies in the still decoder's folder
+ * (`ikvp-stills-`) and it is blocked reading stdin. The timed spy's wrapper shell around it only
+ * waits for it, so it counts as settled too (its ffmpeg child is judged on its own).
+ */
 async function isSettledStandby(pid: number): Promise<boolean> {
-  const [cmdline, stat, uptime] = await Promise.all([
+  const [cmdline, wchan, exe] = await Promise.all([
     readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
-    readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''),
-    readFile('/proc/uptime', 'utf8'),
+    readFile(`/proc/${pid}/wchan`, 'utf8').catch(() => ''),
+    readlink(`/proc/${pid}/exe`).catch(() => ''),
   ]);
-  if (!cmdline.includes('ikvp-stills-') || !stat) return false;
-  const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  const ageSeconds = Number(uptime.split(' ')[0]) - startTicks / CLOCK_TICKS_PER_SECOND;
-  return ageSeconds > 1;
+  if (!cmdline.includes('ikvp-stills-')) return false;
+  return /\/(ba|da)?sh$/.test(exe) || /read/.test(wchan);
 }
 
 /**
