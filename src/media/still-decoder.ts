@@ -85,7 +85,8 @@ export class StillDecoder {
     if (this.#refillTimer || this.#closed) return;
     this.#refillTimer = setTimeout(() => {
       this.#refillTimer = undefined;
-      if (this.#inFlight > 0 && waitedMs < MAX_REFILL_WAIT_MS) this.#scheduleRefill(waitedMs + REFILL_DELAY_MS);
+      if (this.#inFlight > 0 && waitedMs < MAX_REFILL_WAIT_MS)
+        this.#scheduleRefill(waitedMs + REFILL_DELAY_MS);
       else this.#refill();
     }, REFILL_DELAY_MS);
     this.#refillTimer.unref();

@@ -29,7 +29,9 @@ async function frameFromIndex(
 ): Promise<ReturnType<typeof parsePpm>> {
   if (!frames || !stills || !FRAME_FILE_CODECS.has(frames.index.sampleEntry)) return undefined;
   const pick = pickFrame(frames.index, seconds);
-  if (pick.end - pick.start > MAX_FRAME_FILE_BYTES) return undefined;
+  // A long interval, or an index that points past the end of the file (a lying `stco`), is left
+  // to ffmpeg's own reading and its errors.
+  if (pick.end - pick.start > MAX_FRAME_FILE_BYTES || pick.end > frames.size) return undefined;
   // An origin failure is the answer (a 502, a 504): asking ffmpeg to read the same origin again
   // would only double the wait.
   const file = frameMp4(frames.index, pick, await frames.read(pick.start, pick.end));

@@ -77,6 +77,8 @@ export interface OutputBody {
 /** A source's video sample table and a way to read the bytes it points at. */
 export interface IndexedFrames {
   index: VideoSampleIndex;
+  /** The source's size: an index pointing past it is not trusted. */
+  size: number;
   /** Bytes `start` to `end` (exclusive) of the source, from the origin. */
   read(start: number, end: number): Promise<Buffer>;
 }

@@ -305,6 +305,7 @@ export class RenderService {
       settings: this.#deps.settings,
       frames: frameIndex && {
         index: frameIndex,
+        size: stat.size,
         read: (start, end) => this.#deps.sources.readInterval(request.sourcePath, stat, start, end),
       },
       job: (label, work) =>

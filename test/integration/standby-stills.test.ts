@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -130,6 +133,33 @@ describe('stills from standby ffmpeg processes', () => {
     expect(sizes.map((m) => [m.width, m.height])).toEqual(seconds.map(() => [160, 90]));
     // Different times, different frames.
     expect(new Set(responses.map((r) => r.body.toString('base64'))).size).toBe(seconds.length);
+  });
+
+  test('an index that points past the end of the file is not trusted: ffmpeg reads the file itself', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'ikvp-lying-index-'));
+    try {
+      const file = Buffer.from(await readFile(fixturePath('sample.mp4')));
+      // Every chunk offset of every track moved 1 GB on: the samples "lie" far past the end.
+      let at = file.indexOf('stco', 0, 'latin1');
+      while (at >= 0) {
+        const entries = file.readUInt32BE(at + 8);
+        for (let i = 0; i < entries; i++) {
+          const offset = at + 12 + i * 4;
+          file.writeUInt32BE(file.readUInt32BE(offset) + 1_000_000_000, offset);
+        }
+        at = file.indexOf('stco', at + 4, 'latin1');
+      }
+      await writeFile(path.join(folder, 'lying.mp4'), file);
+      proxy = await startProxy({ ORIGIN: folder, FFMPEG_STANDBY: '1' });
+      const response = await fetchBytes(`${proxy.url}/lying.mp4/ik-thumbnail.jpg?tr=so-2,w-100`);
+      // The frame file is not tried (its byte range lies past the end): ffmpeg's own seek decides,
+      // as for any corrupt file, and the origin is never blamed for the file's lies.
+      const body = response.body.toString();
+      expect([502, 504], body).not.toContain(response.status);
+      expect(body).not.toMatch(/origin/i);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   test('closing the proxy kills its standbys', async () => {
