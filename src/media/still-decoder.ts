@@ -42,11 +42,6 @@ export class StillDecoder {
     this.#refill();
   }
 
-  /** Processes started and waiting now. */
-  get waiting(): number {
-    return this.#ready.filter((standby) => standby.process.ready).length;
-  }
-
   /** The PPM of the first frame of `frameFile`; from a standby process when one is ready. */
   async decode(frameFile: Buffer, options: Omit<RunOptions, 'stdin' | 'extraOutputs'>): Promise<Buffer> {
     this.#inFlight++;

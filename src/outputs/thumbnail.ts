@@ -71,7 +71,7 @@ export const thumbnailKind: BufferedKind<'thumbnail'> = {
     } = await job('thumbnail', async (source, signal) => {
       const options = { timeoutMs: settings.jobTimeoutMs, signal };
       // From the index: the frame at its source size, so sharp does every geometry step.
-      const indexed = await frameFromIndex(frames, settings.stills, plan.time, options);
+      const indexed = await frameFromIndex(await frames?.(), settings.stills, plan.time, options);
       if (indexed) return { png: indexed.pixels, raw: indexed.raw, rest: plan.ops };
       let png = await runToBuffer(settings.ffmpegPath, frameArgs(source, plan.time, false, filters), options);
       // Seeking into the last frame interval can land past the final frame; take the last one then.

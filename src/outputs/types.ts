@@ -95,10 +95,10 @@ export interface ProduceContext<K extends OutputKindName> {
    */
   job<T>(label: string, work: (source: SourceInput, signal: AbortSignal) => Promise<T>): Promise<T>;
   /**
-   * The source's video samples by its own MP4/MOV index, when the proxy read it in-process and
-   * still holds it; `undefined` sends a still through ffmpeg's own seek.
+   * The source's video samples by its own MP4/MOV index (read again if it has left memory);
+   * `undefined` for a source the index reader does not read, whose stills go through ffmpeg's seek.
    */
-  frames?: IndexedFrames;
+  frames?: () => Promise<IndexedFrames | undefined>;
   /** Caches a second output the same job made (a segment's encode also yields its init segment). */
   storeSibling(request: ProxyRequest, output: OutputBody): void;
 }

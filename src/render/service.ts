@@ -297,16 +297,21 @@ export class RenderService {
       },
       body: output.body,
     });
-    const frameIndex = this.#deps.sources.frameIndex(request.sourcePath, stat);
+    const sources = this.#deps.sources;
     const output = await kind.produce({
       request,
       facts,
       inputs,
       settings: this.#deps.settings,
-      frames: frameIndex && {
-        index: frameIndex,
-        size: stat.size,
-        read: (start, end) => this.#deps.sources.readInterval(request.sourcePath, stat, start, end),
+      frames: async () => {
+        const index = await sources.frameIndex(request.sourcePath, stat, facts.demuxer);
+        return (
+          index && {
+            index,
+            size: stat.size,
+            read: (start, end) => sources.readInterval(request.sourcePath, stat, start, end),
+          }
+        );
       },
       job: (label, work) =>
         this.#timedJob(

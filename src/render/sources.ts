@@ -70,6 +70,7 @@ export class SourceReader {
     sizeCalculation: (bytes) => Math.max(1, bytes.length),
   });
   readonly #intervalFlight = new SingleFlight<Buffer>();
+  readonly #frameIndexFlight = new SingleFlight<VideoSampleIndex | undefined>();
   readonly #statFlight = new SingleFlight<SourceStat>();
   readonly #factsFlight = new SingleFlight<SourceFacts>();
 
@@ -195,21 +196,9 @@ export class SourceReader {
     id: string,
   ): Promise<MediaInfo | undefined> {
     try {
-      let found = locateMoov(head, 0, stat.size);
-      for (let hops = 0; found && 'next' in found && hops < 8; hops++) {
-        const at = found.next;
-        if (at + 8 > stat.size) return undefined;
-        const chunk = await this.#readRange(path, at, Math.min(stat.size, at + 64) - 1);
-        found = locateMoov(chunk, at, stat.size);
-      }
-      if (!found || !('moov' in found) || found.moov.size > MAX_MOOV_BYTES) return undefined;
-      const { offset, size } = found.moov;
-      const moov =
-        offset + size <= head.length
-          ? head.subarray(offset, offset + size)
-          : await this.#readRange(path, offset, offset + size - 1);
-      const info = parseMoov(moov, stat.size);
-      const frames = info?.video ? readVideoSampleIndex(moov) : undefined;
+      const moov = await this.#readMoov(path, stat, head);
+      const info = moov && parseMoov(moov, stat.size);
+      const frames = moov && info?.video ? readVideoSampleIndex(moov) : undefined;
       if (frames) this.#frameIndexes.set(id, frames);
       return info;
     } catch (error) {
@@ -218,12 +207,43 @@ export class SourceReader {
     }
   }
 
+  /** The complete `moov` box of an MP4/MOV source, or `undefined` for a layout not read here. */
+  async #readMoov(path: string, stat: SourceStat, head: Buffer): Promise<Buffer | undefined> {
+    let found = locateMoov(head, 0, stat.size);
+    for (let hops = 0; found && 'next' in found && hops < 8; hops++) {
+      const at = found.next;
+      if (at + 8 > stat.size) return undefined;
+      const chunk = await this.#readRange(path, at, Math.min(stat.size, at + 64) - 1);
+      found = locateMoov(chunk, at, stat.size);
+    }
+    if (!found || !('moov' in found) || found.moov.size > MAX_MOOV_BYTES) return undefined;
+    const { offset, size } = found.moov;
+    return offset + size <= head.length
+      ? head.subarray(offset, offset + size)
+      : this.#readRange(path, offset, offset + size - 1);
+  }
+
   /**
-   * The video sample table of an MP4/MOV source version, when its facts were read in-process and
-   * the table is still in memory; `undefined` otherwise (the caller uses ffmpeg's own seek).
+   * The video sample table of an MP4/MOV source version (`undefined` for one it does not read).
+   * Normally kept from reading the facts; read again when it has left memory, so whether a still
+   * is cut from the index depends only on the source's bytes, never on what this node happened
+   * to keep: the two ways give the same frame but not the same encoded bytes, and one cache key
+   * (one ETag) must have one body on every node.
    */
-  frameIndex(path: string, stat: SourceStat): VideoSampleIndex | undefined {
-    return this.#frameIndexes.get(`${path}\u0000${stat.version}`);
+  async frameIndex(
+    path: string,
+    stat: SourceStat,
+    demuxer: SourceFacts['demuxer'],
+  ): Promise<VideoSampleIndex | undefined> {
+    const id = `${path}\u0000${stat.version}`;
+    const cached = this.#frameIndexes.get(id);
+    if (cached || demuxer !== 'mov') return cached;
+    return this.#frameIndexFlight.run(id, async () => {
+      const moov = await this.#readMoov(path, stat, await this.head(path, stat));
+      const frames = moov && readVideoSampleIndex(moov);
+      if (frames) this.#frameIndexes.set(id, frames);
+      return frames;
+    });
   }
 
   /**
